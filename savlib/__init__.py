@@ -1,0 +1,14 @@
+"""savlib: energy-stable schemes for training neural networks, and the book that explains them.
+
+Training a network integrates the gradient flow ``dtheta/dt = -grad I(theta)``. savlib
+holds the time steppers (``savlib.schemes``), the mean-field particle discretisation
+(``savlib.particles``), the papers' problems (``savlib.problems``), a training loop
+(``savlib.train``) and the mean-field PDE of residual networks (``savlib.meanfield``).
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .config import get_device, pick, quick, seed_everything, setup
+
+__all__ = ["__version__", "get_device", "pick", "quick", "seed_everything", "setup"]

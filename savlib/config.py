@@ -1,0 +1,140 @@
+"""Run-time configuration: quick mode, device, seeds and the notebook setup helper.
+
+Everything that depends on the environment is read here and nowhere else:
+
+* ``SAVLIB_QUICK`` -- ``1``/``true``/``yes`` shrinks problem sizes so every notebook of
+  the book runs in seconds to a few minutes on 2 CPU cores (``make test`` sets it;
+  ``make book`` leaves it to the caller).
+* ``SAVLIB_DEVICE`` -- force a device (``cpu``, ``cuda``, ``cuda:1``, ``mps``); by
+  default CUDA is used when present, else the CPU.
+
+The book's first code cell in every chapter is ``savlib.setup()`` (Chapter
+"Training is a gradient flow" explains why).
+"""
+from __future__ import annotations
+
+import os
+import platform
+import random
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+__all__ = ["quick", "pick", "get_device", "seed_everything", "setup", "SetupInfo"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+T = TypeVar("T")
+
+
+def quick() -> bool:
+    """Return True when ``SAVLIB_QUICK`` asks for quick (CI-sized) runs.
+
+    The variable is read on every call, so a test may set it with ``monkeypatch``.
+    An unrecognised value raises ``ValueError`` rather than silently picking a mode.
+    """
+    raw = os.environ.get("SAVLIB_QUICK", "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValueError(f"SAVLIB_QUICK={raw!r}: expected one of 1/0, true/false, yes/no, on/off")
+
+
+def pick(quick_value: T, book_value: T) -> T:
+    """Choose a size: ``quick_value`` in quick mode, ``book_value`` otherwise.
+
+    This is the one switch every notebook and experiment uses for its sizes, e.g.
+    ``steps = savlib.pick(50, 2000)``.
+    """
+    return quick_value if quick() else book_value
+
+
+def get_device(device: str | torch.device | None = None) -> torch.device:
+    """The device savlib computes on.
+
+    Priority: the ``device`` argument, then ``SAVLIB_DEVICE``, then CUDA if available,
+    else CPU. A requested CUDA device on a machine without CUDA raises a clear error.
+    """
+    name = device if device is not None else os.environ.get("SAVLIB_DEVICE", "").strip()
+    if not name:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {str(dev)!r} requested but torch.cuda.is_available() is False")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RuntimeError("device 'mps' requested but torch.backends.mps.is_available() is False")
+    return dev
+
+
+def seed_everything(seed: int = 0) -> torch.Generator:
+    """Seed Python's ``random``, NumPy and torch (all devices); return a torch Generator
+    seeded the same way for code that wants its own stream."""
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+@dataclass(frozen=True)
+class SetupInfo:
+    """What :func:`setup` chose; printed by the first cell of every chapter."""
+
+    device: torch.device
+    seed: int
+    quick: bool
+    dtype: torch.dtype
+    versions: dict[str, str]
+
+    def __str__(self) -> str:
+        v = ", ".join(f"{k} {val}" for k, val in self.versions.items())
+        mode = "quick (SAVLIB_QUICK=1)" if self.quick else "book"
+        return f"device={self.device}  seed={self.seed}  mode={mode}  dtype={self.dtype}\n{v}"
+
+
+def setup(seed: int = 0, dtype: torch.dtype = torch.float32, device: str | None = None,
+          verbose: bool = True) -> SetupInfo:
+    """The one setup helper every chapter calls first.
+
+    Seeds everything, picks the device, sets torch's default dtype, asks matplotlib
+    for PNG figures (nbval and the HTML build both handle PNG reliably), and prints
+    versions, device and mode.
+    """
+    seed_everything(seed)
+    dev = get_device(device)
+    torch.set_default_dtype(dtype)
+    _png_figures()
+    versions: dict[str, Any] = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+    }
+    from . import __version__
+
+    versions["savlib"] = __version__
+    info = SetupInfo(device=dev, seed=seed, quick=quick(), dtype=dtype,
+                     versions={k: str(v) for k, v in versions.items()})
+    if verbose:
+        print(info)
+    return info
+
+
+def _png_figures() -> None:
+    try:
+        import matplotlib
+
+        matplotlib.rcParams["figure.dpi"] = 100
+        matplotlib.rcParams["savefig.dpi"] = 100
+        from IPython import get_ipython
+
+        if get_ipython() is not None:
+            from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+            set_matplotlib_formats("png")
+    except ImportError:  # matplotlib/IPython are optional for the library itself
+        pass

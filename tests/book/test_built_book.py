@@ -1,0 +1,165 @@
+"""Open every page of the built HTML book in headless Chromium.
+
+For each page: it loads, its math is typeset by MathJax (served from the book itself)
+without errors, every image has loaded, no Python traceback is shown, the browser
+logged no severe error, and every internal link (with its #anchor) resolves.
+
+Runs after `make book`. Without `_build/html` (or without Chromium) the tests skip,
+unless SAVLIB_REQUIRE_BOOK=1 (set by CI), which turns a skip into a failure.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlparse
+
+import pytest
+
+from ._nb import ROOT, toc_entries
+
+HTML = ROOT / "_build" / "html"
+REQUIRED = os.environ.get("SAVLIB_REQUIRE_BOOK", "") == "1"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+DRIVER = shutil.which("chromedriver")
+
+pytestmark = pytest.mark.browser
+
+
+def _unavailable() -> str | None:
+    if not (HTML / "index.html").exists():
+        return "the book is not built (run `make book`)"
+    if not (CHROMIUM and DRIVER):
+        return "headless Chromium / chromedriver not installed (Debian: chromium chromium-driver)"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed"
+    return None
+
+
+REASON = _unavailable()
+if REASON and REQUIRED:
+    pytest.fail(f"SAVLIB_REQUIRE_BOOK=1 but {REASON}", pytrace=False)
+if REASON:
+    pytest.skip(REASON, allow_module_level=True)
+
+PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
+               if not p.relative_to(HTML).parts[0].startswith(("_static", "_sources", "_images")))
+
+
+class _Ids(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        for k, v in attrs:
+            if k in ("id", "name") and v:
+                self.ids.add(v)
+
+
+@functools.lru_cache(maxsize=None)
+def _ids(path: Path) -> frozenset[str]:
+    p = _Ids()
+    p.feed(path.read_text(errors="replace"))
+    return frozenset(p.ids)
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    handler = functools.partial(_Quiet, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,1600"):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    drv.set_page_load_timeout(60)
+    yield drv
+    drv.quit()
+
+
+def test_every_toc_entry_has_a_page():
+    for entry in toc_entries():
+        assert (HTML / f"{entry}.html").exists(), entry
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page(page, server, browser):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server + page)
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    assert browser.title.strip(), "page has no title"
+    body = browser.find_element("tag name", "body").text
+    assert "404" not in browser.title and body.strip()
+
+    # math: every .math element becomes a MathJax container, with no TeX errors
+    n_math = browser.execute_script("return document.querySelectorAll('.math').length")
+    if n_math:
+        def typeset(d):
+            return d.execute_script(
+                "return window.MathJax && MathJax.startup && MathJax.startup.promise"
+                " ? document.querySelectorAll('mjx-container').length : -1") >= n_math
+        WebDriverWait(browser, 60).until(typeset, message=f"MathJax did not typeset {n_math} formulas")
+        assert browser.execute_script("return document.querySelectorAll('mjx-merror').length") == 0
+        src = browser.execute_script(
+            "return [...document.scripts].map(s => s.src).filter(s => s.includes('tex-'))")
+        assert src and all(s.startswith(server) for s in src), f"MathJax not served locally: {src}"
+
+    # images: all loaded with a real size
+    broken = browser.execute_script(
+        "return [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+    assert broken == [], f"images that did not load: {broken}"
+
+    # no Python traceback anywhere on the page
+    assert "Traceback (most recent call last)" not in body
+    assert not re.search(r"^\w*Error: ", body, flags=re.M) or "output" not in page, body[:500]
+    tb = browser.execute_script("return document.querySelectorAll('.output.traceback, .output.error').length")
+    assert tb == 0
+
+    # the browser itself complained about nothing serious (404s, JS errors)
+    severe = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == [], severe
+
+    # internal links resolve, anchors included
+    hrefs = browser.execute_script("return [...document.querySelectorAll('a[href]')].map(a => a.href)")
+    bad = []
+    for href in hrefs:
+        if not href.startswith(server):
+            continue
+        url, frag = urldefrag(href)
+        rel = unquote(urlparse(url).path).lstrip("/")
+        target = HTML / rel
+        if target.is_dir() or rel == "":
+            target = target / "index.html"
+        if not target.exists():
+            bad.append(href)
+        elif frag and target.suffix == ".html" and frag not in _ids(target):
+            bad.append(href)
+    assert bad == [], f"broken internal links: {sorted(set(bad))}"
