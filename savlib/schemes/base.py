@@ -1,0 +1,395 @@
+"""Shared machinery of the savlib schemes (book part "Schemes").
+
+Every scheme in :mod:`savlib.schemes` is a :class:`torch.optim.Optimizer`. This module
+holds what they share, and nothing scheme-specific. Its public API is small:
+
+Closures (the ``torch.optim.LBFGS`` protocol)
+    ``loss = opt.step(closure)``. The closure zeroes the gradients, computes the loss,
+    calls ``loss.backward()`` **only if** ``torch.is_grad_enabled()``, and returns the
+    loss. Schemes that need the loss at the new point (relaxed SAV, relaxed ExpSAV) call
+    the closure a second time under ``torch.no_grad()``.
+
+    * :func:`make_closure` builds such a closure from ``(model, loss_fn, inputs, targets)``.
+    * :func:`evaluate_loss` calls a closure with gradients on and checks what came back.
+    * :func:`evaluate_loss_no_grad` calls it again without building a graph.
+
+Hyper-parameter validation (each raises ``TypeError``/``ValueError`` naming the argument)
+    :func:`check_real`, :func:`check_positive`, :func:`check_nonnegative`,
+    :func:`check_unit_interval`, :func:`check_betas`.
+
+Multi-tensor kernels (one reduction, one update pass; ``foreach=False`` gives the
+per-tensor reference path with the same arithmetic)
+    :func:`sq_norms` -- the squared norms of a list of tensors as one float64 vector.
+    :func:`add_scaled_` -- ``p += c_i * u_i`` for a list of 0-d tensor coefficients,
+    without allocating a scaled copy of ``u`` and without a host sync.
+
+:class:`EnergyOptimizer`
+    Base class: keeps *scheme-wide* float64 scalar state (``r``, ``log r``, the step
+    count ...) in ``self.state["scheme"]`` (a string key, so that
+    :meth:`~torch.optim.Optimizer.state_dict` round-trips it untouched: torch casts
+    per-parameter floating state to the parameter dtype, which would destroy the
+    float64 guarantee), and the diagnostics of the last step in ``self.diagnostics``
+    as 0-d tensors on the parameter device (reading them does not sync unless you
+    call ``.item()``). It also lists the parameters that received a gradient.
+
+Scalar state is float64 whatever the parameter dtype; the loss and the reductions
+are promoted to float64 before they enter the scalar recursions, and the resulting
+step coefficients are cast back to each parameter's dtype.
+
+Several processes (book chapter "Training at scale"): every scheme takes
+``process_group=None`` and ``sharded=False``. With a group, :meth:`EnergyOptimizer._reduce`
+packs the loss and the squared norms / inner products that feed the scalar state into one
+float64 vector and sums it with one ``all_reduce`` per step (see :mod:`savlib.distributed`):
+the loss is averaged over the ranks (DDP's "mean" semantics); the norms are summed when
+``sharded=True`` (each rank owns a slice of the parameters) and left alone otherwise
+(DDP has already averaged the gradients, so they are the same on every rank). All branches
+(finite checks, restarts, relaxation) are then taken on global values, so every rank takes
+the same branch and raises the same error.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Callable, Iterable, Sequence
+
+import torch
+from torch import Tensor
+
+from ..distributed import all_reduce_f64, resolve_group
+from ..distributed import world_size as _world_size
+
+__all__ = [
+    "make_closure",
+    "evaluate_loss",
+    "evaluate_loss_no_grad",
+    "check_real",
+    "check_positive",
+    "check_nonnegative",
+    "check_unit_interval",
+    "check_betas",
+    "sq_norms",
+    "add_scaled_",
+    "EnergyOptimizer",
+    "F64",
+]
+
+F64 = torch.float64
+
+_CLOSURE_HELP = (
+    "pass a closure that zeroes the gradients, computes the loss, calls loss.backward() "
+    "when torch.is_grad_enabled(), and returns the loss, e.g. "
+    "opt.step(savlib.schemes.make_closure(model, loss_fn, inputs, targets))"
+)
+
+
+# --------------------------------------------------------------------------- closures
+def make_closure(model: torch.nn.Module, loss_fn: Callable[[Tensor, Tensor], Tensor],
+                 inputs: Any, targets: Any, *, optimizer: torch.optim.Optimizer | None = None
+                 ) -> Callable[[], Tensor]:
+    """A closure in the torch.optim (LBFGS) protocol for ``loss_fn(model(inputs), targets)``.
+
+    It zeroes the gradients (of ``optimizer`` if given, else of ``model``), evaluates the
+    loss, calls ``backward`` only when ``torch.is_grad_enabled()`` (so a scheme can
+    re-evaluate it cheaply under ``torch.no_grad()``), and returns the loss.
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"make_closure: model must be a torch.nn.Module, got {type(model).__name__}")
+    if not callable(loss_fn):
+        raise TypeError(f"make_closure: loss_fn must be callable, got {type(loss_fn).__name__}")
+
+    def closure() -> Tensor:
+        if optimizer is not None:
+            optimizer.zero_grad()
+        else:
+            model.zero_grad()
+        loss = loss_fn(model(inputs), targets)
+        if torch.is_grad_enabled():
+            loss.backward()
+        return loss
+
+    return closure
+
+
+def _check_loss(loss: Any, who: str) -> Tensor:
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"{who}: the closure returned {type(loss).__name__}, expected the loss "
+                        f"as a scalar torch.Tensor; {_CLOSURE_HELP}")
+    if loss.numel() != 1:
+        raise TypeError(f"{who}: the closure returned a tensor of shape {tuple(loss.shape)}, "
+                        f"expected a scalar loss; {_CLOSURE_HELP}")
+    if loss.is_complex():
+        raise TypeError(f"{who}: the closure returned a complex loss; expected a real scalar")
+    return loss.detach().reshape(())
+
+
+def evaluate_loss(closure: Callable[[], Any] | None, who: str) -> Tensor:
+    """Call ``closure`` with gradients enabled; return the detached 0-d loss.
+
+    Raises ``TypeError`` (saying what to pass) when ``closure`` is missing, not callable,
+    or returns something other than a scalar tensor.
+    """
+    if closure is None:
+        raise TypeError(f"{who}.step() needs a closure: {_CLOSURE_HELP}")
+    if not callable(closure):
+        raise TypeError(f"{who}.step(closure): closure must be callable, got "
+                        f"{type(closure).__name__}; {_CLOSURE_HELP}")
+    with torch.enable_grad():
+        loss = closure()
+    return _check_loss(loss, who)
+
+
+def evaluate_loss_no_grad(closure: Callable[[], Any], who: str) -> Tensor:
+    """Call ``closure`` again under ``torch.no_grad()`` (no graph, no backward) and return
+    the detached 0-d loss: the loss at the new parameters (seed 000 eq. 21)."""
+    with torch.no_grad():
+        loss = closure()
+    return _check_loss(loss, who)
+
+
+# ------------------------------------------------------------------------- validation
+def check_real(name: str, value: Any) -> float:
+    """``value`` as a finite Python float, or ``TypeError``/``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, Tensor)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if isinstance(value, Tensor):
+        if value.numel() != 1 or value.is_complex():
+            raise TypeError(f"{name} must be a real number, got a tensor of shape {tuple(value.shape)}")
+        value = value.item()
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def check_positive(name: str, value: Any) -> float:
+    """A finite real ``> 0``."""
+    v = check_real(name, value)
+    if not v > 0:
+        raise ValueError(f"{name} must be > 0, got {v}")
+    return v
+
+
+def check_nonnegative(name: str, value: Any) -> float:
+    """A finite real ``>= 0``."""
+    v = check_real(name, value)
+    if not v >= 0:
+        raise ValueError(f"{name} must be >= 0, got {v}")
+    return v
+
+
+def check_unit_interval(name: str, value: Any) -> float:
+    """A real in the closed interval ``[0, 1]``."""
+    v = check_real(name, value)
+    if not 0.0 <= v <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {v}")
+    return v
+
+
+def check_betas(betas: Any) -> tuple[float, float]:
+    """Adam's ``(beta1, beta2)``, each in ``[0, 1)``."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    b1, b2 = (check_real(f"betas[{i}]", b) for i, b in enumerate(betas))
+    for i, b in enumerate((b1, b2)):
+        if not 0.0 <= b < 1.0:
+            raise ValueError(f"betas[{i}] must lie in [0, 1), got {b}")
+    return b1, b2
+
+
+# --------------------------------------------------------------------- foreach kernels
+def sq_norms(tensors: Sequence[Tensor], device: torch.device, foreach: bool = True) -> Tensor:
+    """Squared Euclidean norms ``|t_i|^2`` of ``tensors`` as one float64 vector on ``device``.
+
+    ``foreach=True`` uses a single ``torch._foreach_norm`` launch; ``False`` the
+    per-tensor reference path. The norms are taken in the tensors' own dtype (as torch's
+    ``clip_grad_norm_`` does) and squared in float64.
+    """
+    if not tensors:
+        return torch.zeros(0, dtype=F64, device=device)
+    if foreach:
+        norms = torch._foreach_norm(list(tensors))
+    else:
+        norms = [torch.linalg.vector_norm(t) for t in tensors]
+    try:
+        stacked = torch.stack(norms)          # one op when all norms share device and dtype
+    except RuntimeError:
+        stacked = torch.stack([n.to(device=device, dtype=F64) for n in norms])
+    return stacked.to(device=device, dtype=F64) ** 2
+
+
+def add_scaled_(params: Sequence[Tensor], updates: Sequence[Tensor], coefs: Tensor,
+                foreach: bool = True) -> None:
+    """In place ``params[i] += coefs[i] * updates[i]``; ``coefs`` is a float64 vector of
+    per-tensor coefficients living on a device (it may hold a value computed on the
+    device, e.g. ``r_{n+1}``): no host sync and no scaled copy of ``updates``."""
+    if not params:
+        return
+    dtype = params[0].dtype
+    if all(p.dtype == dtype for p in params) and params[0].device == coefs.device and (
+            len({p.device for p in params}) == 1):
+        cs = list(coefs.to(dtype).unbind())
+    else:
+        cs = [c.to(device=p.device, dtype=p.dtype) for c, p in zip(coefs.unbind(), params)]
+    if foreach:
+        torch._foreach_addcmul_(list(params), list(updates), cs)
+    else:
+        for p, u, c in zip(params, updates, cs):
+            p.addcmul_(u, c)
+
+
+# ------------------------------------------------------------------------- base class
+class EnergyOptimizer(torch.optim.Optimizer):
+    """Base class of the energy-stable schemes.
+
+    Subclasses implement ``step``. Scheme-wide options (the energy's ``C``, the
+    relaxation ``eta`` ...) are listed in ``_scheme_wide``: they may not differ between
+    param groups, since the energy is one number for the whole model.
+
+    * ``self.scalars``: the scheme-wide float64 state (a dict; saved by ``state_dict``).
+    * ``self.diagnostics``: dict of 0-d tensors describing the last step (no host sync).
+    * ``self.process_group`` / ``self.sharded``: the ``torch.distributed`` group whose ranks
+      share one energy (``None``: single process) and whether each rank owns only a slice
+      of the parameters (FSDP-style) rather than a replica (DDP). Not part of
+      ``state_dict`` (a group cannot be saved); the scalar state is identical on every
+      rank, so rank 0's checkpoint restores all of them.
+    """
+
+    _scheme_wide: tuple[str, ...] = ()
+
+    def __init__(self, params: Iterable, defaults: dict[str, Any], foreach: bool | None = None,
+                 process_group: Any = None, sharded: bool = False):
+        if foreach is not None and not isinstance(foreach, bool):
+            raise TypeError(f"foreach must be True, False or None, got {foreach!r}")
+        if not isinstance(sharded, bool):
+            raise TypeError(f"sharded must be a bool, got {sharded!r}")
+        self.foreach = True if foreach is None else foreach
+        self.process_group = resolve_group(process_group, type(self).__name__)
+        self.sharded = sharded
+        self._world = _world_size(self.process_group) if self.process_group is not None else 1
+        super().__init__(params, defaults)
+        self.diagnostics: dict[str, Tensor] = {}
+
+    # several processes ---------------------------------------------------------------
+    def _reduce(self, means: Sequence[Tensor], sums: Sequence[Tensor] = ()
+                ) -> tuple[list[Tensor], list[Tensor]]:
+        """Global values of rank-local scalars in **one** float64 ``all_reduce``.
+
+        ``means``: rank-local losses, averaged over the ranks (DDP's mean-loss semantics,
+        equal-sized shards of the batch). ``sums``: squared norms / inner products of
+        the gradients or parameters; summed over the ranks when ``sharded`` (partial
+        sums over each rank's slice), returned unchanged otherwise (the gradients are
+        replicated). Without a process group both come back unchanged (no collective).
+        """
+        means = [m.reshape(()).to(device=self._device, dtype=F64) for m in means]
+        sums = [t.reshape(()).to(device=self._device, dtype=F64) for t in sums]
+        if self.process_group is None:
+            return means, sums
+        k = len(means)
+        parts = means + (sums if self.sharded else [])
+        if not parts:
+            return means, sums
+        vec = all_reduce_f64(torch.stack(parts), self.process_group)
+        g_means = list((vec[:k] / self._world).unbind()) if k else []
+        g_sums = list(vec[k:].unbind()) if self.sharded else sums
+        return g_means, g_sums
+
+    # param groups ---------------------------------------------------------------
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        for key in self._scheme_wide:
+            if key in param_group and param_group[key] != self.defaults[key]:
+                raise ValueError(
+                    f"{type(self).__name__}: {key!r} is a property of the energy shared by all "
+                    f"param groups; got {param_group[key]!r} for one group and "
+                    f"{self.defaults[key]!r} as the default")
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        self._validate_group(group)
+        for p in group["params"]:
+            if p.is_complex():
+                raise TypeError(f"{type(self).__name__}: complex parameters are not supported "
+                                "(the energy uses the real inner product)")
+
+    def _validate_group(self, group: dict[str, Any]) -> None:
+        """Validate one param group's hyper-parameters (normalising them in place)."""
+
+    # scalar state ----------------------------------------------------------------
+    @property
+    def scalars(self) -> dict[str, Any]:
+        return self.state["scheme"]  # defaultdict(dict): created empty on first use
+
+    @property
+    def _device(self) -> torch.device:
+        return self.param_groups[0]["params"][0].device
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        # torch stores non-parameter state by reference: copy it, keep it float64, and
+        # move it to the parameters' device.
+        scal = self.state.get("scheme")
+        if scal is not None:
+            dev = self._device
+            self.state["scheme"] = {
+                k: (v.detach().clone().to(device=dev, dtype=F64) if isinstance(v, Tensor) else v)
+                for k, v in scal.items()}
+
+    def _one(self, device: torch.device) -> Tensor:
+        """A cached float64 constant 1 on ``device`` (for ``xi`` when nothing is relaxed)."""
+        one = getattr(self, "_one_cache", None)
+        if one is None or one.device != device:
+            one = self._one_cache = torch.ones((), dtype=F64, device=device)
+        return one
+
+    # parameters with gradients -----------------------------------------------------
+    def _grads(self) -> list[tuple[dict[str, Any], list[Tensor], list[Tensor]]]:
+        """``(group, params, grads)`` for each group, keeping only parameters whose
+        ``.grad`` is set (the others are left untouched, as torch.optim does)."""
+        out = []
+        any_grad = False
+        for group in self.param_groups:
+            ps, gs = [], []
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if p.grad.is_sparse:
+                    raise TypeError(f"{type(self).__name__} does not support sparse gradients")
+                ps.append(p)
+                gs.append(p.grad)
+            any_grad = any_grad or bool(ps)
+            out.append((group, ps, gs))
+        if not any_grad:
+            raise ValueError(f"{type(self).__name__}.step: no parameter has a gradient after the "
+                             f"closure ran; {_CLOSURE_HELP}")
+        return out
+
+    # the (I + dt L)^{-1} direction of seed 000 eqs. 17-20 ------------------------------
+    def _linear_direction(self, groups) -> tuple[list[Tensor], list[Tensor], Tensor, Tensor, Tensor]:
+        """Flatten the groups for the non-adaptive step ``dtheta_i = -K c_i N_i`` with
+        ``c_i = dt_i / (1 + dt_i lam_i)`` (``(I + dt L)^{-1}`` for ``L = lam Id``).
+
+        Returns ``(params, grads, n2, c, w)``: ``n2`` the squared gradient norms (the one
+        reduction of the step), ``c`` the per-tensor coefficients and ``w = c^2 / dt``, all
+        float64 vectors, so that
+
+        * ``S = sum(c * n2)`` is ``dt (N, (I + dt L)^{-1} N)`` (seed 000 eq. 20), and
+        * ``K^2 sum(w * n2)`` is ``|dtheta|^2 / dt`` of the step ``-K c N``,
+
+        with ``dt`` allowed to differ between param groups (the sums then run with each
+        group's ``dt``; every energy law holds in that ``dt``-weighted norm).
+        """
+        ps: list[Tensor] = []
+        gs: list[Tensor] = []
+        key = []
+        for group, gps, ggs in groups:
+            ps += gps
+            gs += ggs
+            key.append((len(gps), group["lr"], group["lam"]))
+        key = tuple(key)
+        cache = getattr(self, "_coef_cache", None)
+        if cache is None or cache[0] != key or cache[1].device != self._device:
+            c = [lr / (1.0 + lr * lam) for k, lr, lam in key for _ in range(k)]
+            w = [(lr / (1.0 + lr * lam)) ** 2 / lr for k, lr, lam in key for _ in range(k)]
+            cache = (key, torch.tensor(c, dtype=F64, device=self._device),
+                     torch.tensor(w, dtype=F64, device=self._device))
+            self._coef_cache = cache
+        n2 = sq_norms(gs, self._device, self.foreach)
+        return ps, gs, n2, cache[1], cache[2]
