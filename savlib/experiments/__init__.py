@@ -1,0 +1,138 @@
+"""Named reproductions of the papers' experiments: ``python -m savlib.experiments NAME``.
+
+Each experiment is a function ``fn(size, device, progress, seed, **overrides) -> dict``
+registered in :data:`EXPERIMENTS`; :func:`run` calls it, writes ``OUT/NAME.json`` (parameters,
+measured numbers, the paper's numbers where it prints them, wall time) and ``OUT/NAME.png``,
+and returns the result. ``size="quick"`` is the CI size (seconds to a minute on 2 CPU cores);
+``size="full"`` is the papers' size (a GPU helps). Book chapters of part "Particles" call the
+same functions. ``--set KEY=VALUE`` on the command line (``overrides`` here) changes one
+keyword of the experiment function, e.g. a reduced grid.
+
+Experiments (see each function's docstring for the paper's parameters and any deviation):
+
+* ``isgd_mnist_grid``  -- seed 001 Appendix C.2, Table 2 (:mod:`.mnist`);
+* ``gradflow2024_mnist`` -- seed 002 Experiment 4 and Table 3.7 (:mod:`.mnist`);
+* ``ma2024_fig1``      -- seed 000 Fig. 1 (full-batch PM/SPM, Euler vs SAV vs RelSAV, lr 0.6);
+* ``ma2024_fig2_7``    -- seed 000 Figs. 2 and 7 (PM vs SPM gap, Examples 1-2);
+* ``ma2024_fig3_4``    -- seed 000 Figs. 3-4 (Example 1, fixed and adaptive learning rates);
+* ``ma2024_fig5_6``    -- seed 000 Figs. 5-6 (lambda sweep and 1 - q);
+* ``ma2024_fig10``     -- seed 000 Fig. 10 (Example 3 with Adagrad and RMSprop baselines);
+* ``gradflow2024_regression`` -- seed 002 Experiments 1-3 and Table 3.6 (:mod:`.regression`).
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import quick, seed_everything
+
+SIZES = ("quick", "full")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    summary: str
+    fn: Callable[..., dict[str, Any]]
+    plot: Callable[[dict[str, Any], Path], None]
+
+
+def _check_size(size: str) -> str:
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
+    return size
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "NaN" if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+from .mnist import (  # noqa: E402
+    GRADFLOW_MNIST_PARAMS, PAPER_TABLE2, PAPER_TABLE37, TABLE2_BATCHES, TABLE2_LRS, gradflow2024_mnist,
+    isgd_mnist_grid, plot_grid, plot_mnist_runs, tied_inner_lr,
+)
+from .regression import (  # noqa: E402
+    GRADFLOW_PARAMS, PAPER_TABLE36, count_increases, epochs_to, gradflow2024_regression, gradflow_mlp, ma2024_fig1,
+    ma2024_fig2_7, ma2024_fig3_4, ma2024_fig5_6, ma2024_fig10, make_scheme, make_scheme_002, plot_runs,
+)
+
+_plot_runs = plot_runs  # old name
+
+__all__ = ["EXPERIMENTS", "Experiment", "run", "register", "list_experiments", "isgd_mnist_grid",
+           "gradflow2024_mnist", "ma2024_fig1", "ma2024_fig2_7", "ma2024_fig3_4", "ma2024_fig5_6", "ma2024_fig10",
+           "gradflow2024_regression", "PAPER_TABLE2", "PAPER_TABLE36", "PAPER_TABLE37", "GRADFLOW_PARAMS",
+           "GRADFLOW_MNIST_PARAMS", "TABLE2_LRS", "TABLE2_BATCHES", "count_increases", "epochs_to", "make_scheme",
+           "make_scheme_002", "gradflow_mlp", "plot_grid", "plot_runs", "plot_mnist_runs", "tied_inner_lr"]
+
+EXPERIMENTS: dict[str, Experiment] = {
+    "isgd_mnist_grid": Experiment("isgd_mnist_grid", "seed 001 Table 2: MNIST lr x batch grid, SGD/Adam/ISGD",
+                                  isgd_mnist_grid, plot_grid),
+    "gradflow2024_mnist": Experiment("gradflow2024_mnist", "seed 002 Exp. 4 + Table 3.7: MNIST, SGD/SAV/ExpSAV/IEQ",
+                                     gradflow2024_mnist, plot_mnist_runs),
+    "ma2024_fig1": Experiment("ma2024_fig1", "seed 000 Fig. 1: full-batch PM/SPM, Euler vs SAV vs RelSAV at lr 0.6",
+                              ma2024_fig1, plot_runs),
+    "ma2024_fig2_7": Experiment("ma2024_fig2_7", "seed 000 Figs. 2, 7: PM vs SPM gap (Examples 1-2)",
+                                ma2024_fig2_7, plot_runs),
+    "ma2024_fig3_4": Experiment("ma2024_fig3_4", "seed 000 Figs. 3-4: Example 1, fixed and adaptive lr",
+                                ma2024_fig3_4, plot_runs),
+    "ma2024_fig5_6": Experiment("ma2024_fig5_6", "seed 000 Figs. 5-6: lambda sweep and 1 - q",
+                                ma2024_fig5_6, plot_runs),
+    "ma2024_fig10": Experiment("ma2024_fig10", "seed 000 Fig. 10: Example 3, RelSAV vs Euler/Adam/Adagrad/RMSprop",
+                               ma2024_fig10, plot_runs),
+    "gradflow2024_regression": Experiment("gradflow2024_regression",
+                                          "seed 002 Exps. 1-3 + Table 3.6: SGD/Adam/SAV/ExpSAV/IEQ",
+                                          gradflow2024_regression, plot_runs),
+}
+
+
+def list_experiments() -> list[tuple[str, str]]:
+    return [(e.name, e.summary) for e in EXPERIMENTS.values()]
+
+
+def register(name: str, summary: str, fn: Callable[..., dict[str, Any]],
+             plot: Callable[[dict[str, Any], Path], None] | None = None) -> Experiment:
+    """Add an experiment to :data:`EXPERIMENTS` (``fn(size=, device=, progress=, seed=, **overrides)``
+    returns a JSON-able dict; ``plot(result, png_path)`` draws it, default: no figure)."""
+    if not isinstance(name, str) or not name or not callable(fn):
+        raise ValueError("register needs a non-empty name and a callable fn")
+    exp = Experiment(name, summary, fn, plot or (lambda res, path: None))
+    EXPERIMENTS[name] = exp
+    return exp
+
+
+def run(name: str, size: str | None = None, device=None, out: str | Path | None = None,
+        progress: bool = False, seed: int = 0, **overrides: Any) -> dict[str, Any]:
+    """Run experiment ``name`` at ``size`` (default: quick when ``savlib.quick()``, else full),
+    write ``out/NAME.json`` and ``out/NAME.png`` when ``out`` is given, return the result.
+    ``overrides`` are passed to the experiment function (e.g. ``epochs=5`` for a reduced
+    ``isgd_mnist_grid``) and recorded in the JSON under ``"overrides"``."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; expected one of {sorted(EXPERIMENTS)}")
+    size = _check_size(size or ("quick" if quick() else "full"))
+    exp = EXPERIMENTS[name]
+    seed_everything(seed)
+    t0 = time.perf_counter()
+    res = exp.fn(size=size, device=device, progress=progress, seed=seed, **overrides)
+    res["experiment"] = name
+    res["overrides"] = _json_safe(overrides)
+    res["total_seconds"] = time.perf_counter() - t0
+    if out is not None:
+        outp = Path(out)
+        outp.mkdir(parents=True, exist_ok=True)
+        (outp / f"{name}.json").write_text(json.dumps(_json_safe(res), indent=1, allow_nan=False))
+        exp.plot(res, outp / f"{name}.png")
+    return res
+from .pinn import EXPERIMENTS as _pinn; EXPERIMENTS.update(_pinn)  # noqa: E402
+from .meanfield_mnist import EXPERIMENT as _mf_mnist; EXPERIMENTS[_mf_mnist.name] = _mf_mnist

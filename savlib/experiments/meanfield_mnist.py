@@ -1,0 +1,28 @@
+"""``meanfield_mnist``: seed 004's mean-field residual network trained on MNIST (issue 6,
+chapter 5, ``book/meanfield/mnist.ipynb``).
+
+``python -m savlib.experiments meanfield_mnist --full`` runs
+:func:`savlib.meanfield.mnist.mnist_experiment` at full size (28 x 28 grid, N = 784, 4 layers,
+10k / 2k images; adjoint + Adam, adjoint + A-RelSAV, PAM on 2k images, and the plain torch
+ResNet of the same depth and width trained by autograd + Adam) and writes JSON and PNG.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..meanfield.mnist import mnist_experiment, plot_mnist
+from . import Experiment
+
+__all__ = ["EXPERIMENT", "meanfield_mnist"]
+
+
+def meanfield_mnist(size: str = "quick", device=None, progress: bool = False, *, seed: int = 0,
+                    **kw) -> dict[str, Any]:
+    """Seed 004, sections 2.3-2.4 and 5.1 on MNIST; see
+    :func:`savlib.meanfield.mnist.mnist_experiment` for the parameters."""
+    return mnist_experiment(size, device=device, progress=progress, seed=seed, **kw)
+
+
+EXPERIMENT = Experiment("meanfield_mnist",
+                        "seed 004: mean-field ResNet on MNIST, adjoint+A-RelSAV / PAM vs torch autograd",
+                        meanfield_mnist, plot_mnist)

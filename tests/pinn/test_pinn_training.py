@@ -1,0 +1,163 @@
+"""Training PINNs through savlib.train.fit: savlib.problems.pinn.PINNModel and savlib.experiments.pinn.
+
+Book chapter "Implicit SGD and SAV on PINNs". The cost unit of the chapter (closure calls)
+is checked here against the optimizers' own behaviour.
+"""
+import json
+import math
+
+import pytest
+import torch
+
+from savlib.experiments import EXPERIMENTS, _json_safe
+from savlib.experiments.pinn import burgers_fig12, evals_per_step, isgd_pinn, make_optimizer, train_pinn
+from savlib.problems import Burgers, Helmholtz2D, PerturbedODE, Poisson2D, burgers_exact
+from savlib.problems.pinn import PINNData, PINNModel, max_abs, rel_l2
+from savlib.schemes import isgd_adam
+from savlib.train import fit
+
+
+def _ode(**kw):
+    return PerturbedODE(eps=kw.pop("eps", 0.5), n_f=kw.pop("n_f", 40), n_test=kw.pop("n_test", 101), **kw)
+
+
+def _model(p, widths=(8, 8), dtype=torch.float64, seed=0):
+    net = p.default_model(widths=list(widths), generator=torch.Generator().manual_seed(seed)).to(dtype=dtype)
+    return PINNModel(p, net)
+
+
+def test_training_loss_is_the_problem_loss_and_counts_closure_calls():
+    p = _ode()
+    m = _model(p)
+    full = m.training_loss(None, m.data.x_f)
+    assert torch.allclose(full, p.loss(m.net, dtype=torch.float64))
+    assert full.requires_grad and m.evals == 1 and m.evals_no_grad == 0
+    # a batch of collocation points keeps every boundary point
+    xb = m.data.x_f[:7]
+    sub = m.training_loss(None, xb)
+    expected = p.loss(m.net, PINNData(xb, p.data.x_b, p.data.u_b))
+    assert torch.allclose(sub, expected) and m.evals == 2
+    # relaxed SAV re-evaluates under no_grad: the residual still needs input derivatives
+    with torch.no_grad():
+        again = m.training_loss(None, m.data.x_f)
+    assert not again.requires_grad and m.evals_no_grad == 1
+    assert float(again) == pytest.approx(float(full), rel=1e-12)
+
+
+def test_split_scores_against_the_exact_solution():
+    p = Poisson2D(n_f=64, n_b=16, n_test=11)
+    m = _model(p)
+    s = m.split()
+    assert torch.equal(s.y_test, p.reference())
+    assert torch.allclose(s.y_train, p.exact(p.data.x_f))
+    with torch.no_grad():
+        err = float(s.metrics["rel_l2"](m(s.x_test), s.y_test))
+        mx = float(s.metrics["max_abs"](m(s.x_test), s.y_test))
+    assert err == pytest.approx(p.relative_l2(m.net), rel=1e-12)
+    assert mx == pytest.approx(p.max_abs_error(m.net), rel=1e-12)
+    # the exact solution itself scores zero, a wrong one does not
+    assert float(rel_l2(s.y_test, s.y_test)) == 0.0 and float(max_abs(s.y_test + 0.5, s.y_test)) == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        rel_l2(s.y_test[:3], s.y_test)
+
+
+def test_burgers_split_uses_the_cole_hopf_reference():
+    p = Burgers(nx=10, nt=5, n_initial=8, n_boundary=4, test_nx=16, test_nt=6)
+    s = _model(p).split()
+    x = p.test_points()
+    assert torch.allclose(s.y_test, burgers_exact(x[:, 0], x[:, 1], p.nu), atol=0, rtol=0)
+    assert torch.allclose(s.y_test[x[:, 1] == 0], -torch.sin(math.pi * x[x[:, 1] == 0, 0]), atol=1e-12)
+
+
+def test_pinn_model_rejects_bad_input():
+    p = _ode()
+    with pytest.raises(TypeError):
+        PINNModel("not a problem", p.default_model(widths=[4]))
+    with pytest.raises(TypeError):
+        PINNModel(p, lambda x: x)
+    with pytest.raises(TypeError):
+        PINNModel(p, p.default_model(widths=[4]), data=(1, 2))
+
+
+def test_fit_trains_a_pinn_full_batch_and_mini_batch():
+    p = _ode(eps=2.0)
+    for batch in (None, 10):
+        m = _model(p, seed=1)
+        loss0 = float(p.loss(m.net).detach())
+        h = fit(m, torch.optim.Adam(m.parameters(), lr=1e-2), m.split(), steps=60, batch_size=batch, blowup=None)
+        assert m.evals == 60 and m.evals_no_grad == 0
+        assert float(p.loss(m.net).detach()) < 0.5 * loss0      # the PINN loss is what fit lowered
+        assert len(h.metrics["test_rel_l2"]) == len(h.epoch) and math.isfinite(h.metrics["test_rel_l2"][-1])
+
+
+@pytest.mark.parametrize("scheme", ["A-SAV", "A-ResSAV", "A-RelSAV", "Adam", "Adagrad", "RMSprop", "SGD",
+                                    "ISGD,Adam"])
+def test_equal_budget_in_closure_calls(scheme):
+    p = _ode()
+    r = train_pinn(p, scheme, 1e-3, 40, widths=[6], dtype=torch.float64, n_logs=5)
+    assert r["evals"][0] == 0 and r["evals"][-1] == 40
+    assert r["closure_calls"] + r["closure_calls_no_grad"] == 40
+    if scheme == "A-RelSAV":
+        assert r["steps"][-1] == 20 and r["closure_calls_no_grad"] == 20
+    elif scheme == "ISGD,Adam":   # K0 = 2 implicit steps of K1 = 10 calls, then 20 Adam steps
+        assert r["steps"][-1] == 22 and r["phases"][0][:3] == ["ISGD", 1e-3, 2]
+    else:
+        assert r["steps"][-1] == 40 and r["closure_calls_no_grad"] == 0
+
+
+def test_evals_per_step():
+    assert evals_per_step("A-RelSAV") == 2 and evals_per_step("ISGD", K1=7) == 7
+    assert evals_per_step("A-SAV") == evals_per_step("Adam") == 1
+
+
+def test_isgd_adam_run_is_algorithm_1():
+    """train_pinn's two-phase ISGD,Adam is the schedule of savlib.schemes.isgd_adam (same losses)."""
+    p = _ode(eps=1.0, n_f=30)
+    r = train_pinn(p, "ISGD,Adam", 0.5, 40, widths=[6], dtype=torch.float64, n_logs=1000, K1=5, eta=1e-2)
+    m = _model(p, widths=[6])
+    closure = lambda: _closure(m)  # noqa: E731
+    ref = isgd_adam(m.parameters(), closure, lr=0.5, K0=4, K1=5, gamma=1e-2, K2=20, eta=1e-2)
+    assert r["steps"][-1] == 24 and len(r["loss"]) == 25
+    assert torch.allclose(torch.tensor(r["loss"][1:], dtype=torch.float64), ref[:-1], rtol=1e-9, atol=0)
+    assert r["final_test_rel_l2"] == pytest.approx(p.relative_l2(m.net), rel=1e-9)
+
+
+def _closure(m):
+    m.zero_grad()
+    loss = m.training_loss(None, m.data.x_f)
+    if torch.is_grad_enabled():
+        loss.backward()
+    return loss
+
+
+def test_make_optimizer_names_and_bad_input():
+    ps = [torch.nn.Parameter(torch.zeros(3))]
+    assert type(make_optimizer("Adagrad", ps, 0.1)).__name__ == "Adagrad"
+    sav = make_optimizer("A-RelSAV", ps, 0.1, C=1e4, lam=4.0)
+    assert sav.defaults["adaptive"] is True and sav.defaults["C"] == 1e4
+    with pytest.raises(ValueError):
+        make_optimizer("Nesterov", ps, 0.1)
+    with pytest.raises(ValueError):
+        train_pinn(_ode(), "Adam", 1e-3, 1, widths=[4])
+    with pytest.raises(ValueError):
+        train_pinn(_ode(), "Adam", -1.0, 10, widths=[4])
+    with pytest.raises(ValueError):
+        isgd_pinn("quick", problems=("wave",))
+    with pytest.raises(ValueError):
+        burgers_fig12("medium")
+
+
+def test_large_lr_sgd_diverges_where_isgd_adam_stays_finite():
+    """Seed 001 sec. 4.1 at lr 0.5 (quick size): SGD blows up, the implicit schedule does not."""
+    res = isgd_pinn("quick", problems=("ode_eps2",), schemes=("SGD", "ISGD,Adam"))
+    sgd, isgd = res["runs"]["ode_eps2|lr=0.5|SGD"], res["runs"]["ode_eps2|lr=0.5|ISGD,Adam"]
+    assert sgd["diverged"] and sgd["evals"][-1] < 300
+    assert not isgd["diverged"] and isgd["evals"][-1] == 300 and isgd["final_test_rel_l2"] < 1.0
+    json.dumps(_json_safe(res), allow_nan=False)   # what the runner writes
+
+
+def test_experiments_are_registered():
+    for name in ("pinn_burgers", "pinn_burgers_paper", "pinn_isgd", "pinn_isgd_paper"):
+        assert EXPERIMENTS[name].name == name
+    for P in (Helmholtz2D, Poisson2D):
+        assert P(n_f=8, n_b=8, n_test=3).dim == 2
