@@ -74,7 +74,8 @@ __all__ = ["EXPERIMENTS", "Experiment", "run", "register", "list_experiments", "
            "gradflow2024_mnist", "ma2024_fig1", "ma2024_fig2_7", "ma2024_fig3_4", "ma2024_fig5_6", "ma2024_fig10",
            "gradflow2024_regression", "PAPER_TABLE2", "PAPER_TABLE36", "PAPER_TABLE37", "GRADFLOW_PARAMS",
            "GRADFLOW_MNIST_PARAMS", "TABLE2_LRS", "TABLE2_BATCHES", "count_increases", "epochs_to", "make_scheme",
-           "make_scheme_002", "gradflow_mlp", "plot_grid", "plot_runs", "plot_mnist_runs", "tied_inner_lr"]
+           "make_scheme_002", "gradflow_mlp", "plot_grid", "plot_runs", "plot_mnist_runs", "tied_inner_lr",
+           "RESULTS_DIR", "load_result"]
 
 EXPERIMENTS: dict[str, Experiment] = {
     "isgd_mnist_grid": Experiment("isgd_mnist_grid", "seed 001 Table 2: MNIST lr x batch grid, SGD/Adam/ISGD",
@@ -135,4 +136,5 @@ def run(name: str, size: str | None = None, device=None, out: str | Path | None 
         exp.plot(res, outp / f"{name}.png")
     return res
 from .pinn import EXPERIMENTS as _pinn; EXPERIMENTS.update(_pinn)  # noqa: E402
+from .pinn import RESULTS_DIR, load_result  # noqa: E402,F401  (the committed full runs)
 from .meanfield_mnist import EXPERIMENT as _mf_mnist; EXPERIMENTS[_mf_mnist.name] = _mf_mnist
