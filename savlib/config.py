@@ -7,6 +7,9 @@ Everything that depends on the environment is read here and nowhere else:
   ``make book`` leaves it to the caller).
 * ``SAVLIB_DEVICE`` -- force a device (``cpu``, ``cuda``, ``cuda:1``, ``mps``); by
   default CUDA is used when present, else the CPU.
+* ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE`` -- set by ``torchrun`` for every worker; read by
+  :func:`launcher_env` (``python -m savlib.experiments`` uses ``LOCAL_RANK`` to give each
+  process of a node its own GPU; book chapter "Training at scale").
 
 The book's first code cell in every chapter is ``savlib.setup()`` (Chapter
 "Training is a gradient flow" explains why).
@@ -22,7 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-__all__ = ["quick", "pick", "get_device", "seed_everything", "setup", "SetupInfo"]
+__all__ = ["quick", "pick", "get_device", "seed_everything", "setup", "SetupInfo", "launcher_env"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -68,6 +71,25 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise RuntimeError("device 'mps' requested but torch.backends.mps.is_available() is False")
     return dev
+
+
+def launcher_env() -> dict[str, int] | None:
+    """``{"rank", "local_rank", "world_size"}`` as set by ``torchrun`` (the variables
+    ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``), or ``None`` when they are not all set (not
+    launched by a torch.distributed launcher). A non-integer value raises ``ValueError``.
+    Book chapter "Training at scale"."""
+    names = {"rank": "RANK", "local_rank": "LOCAL_RANK", "world_size": "WORLD_SIZE"}
+    raw = {k: os.environ.get(v, "").strip() for k, v in names.items()}
+    if not all(raw.values()):
+        return None
+    try:
+        out = {k: int(v) for k, v in raw.items()}
+    except ValueError:
+        raise ValueError("torchrun variables must be integers, got "
+                         + ", ".join(f"{names[k]}={v!r}" for k, v in raw.items())) from None
+    if out["world_size"] < 1 or not 0 <= out["rank"] < out["world_size"] or out["local_rank"] < 0:
+        raise ValueError(f"inconsistent torchrun variables: {out}")
+    return out
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:

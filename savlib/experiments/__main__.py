@@ -5,18 +5,55 @@ progress bar. Without ``--quick``/``--full`` the size follows quick mode (``savl
 ``--set KEY=VALUE`` (repeatable) overrides one keyword of the experiment function (values
 are parsed as JSON when possible, e.g. ``--set epochs=5 --set lrs=[1,10]``); the overrides
 are stored in the JSON. ``--threads N`` calls ``torch.set_num_threads(N)``.
+
+Several processes (book chapter "Training at scale")::
+
+    torchrun --standalone --nproc_per_node=4 -m savlib.experiments NAME --full --out results
+
+Launched by ``torchrun`` (or ``python -m torch.distributed.run``), every process joins the
+default group (:func:`savlib.distributed.init_from_env`: NCCL when the device is CUDA, each
+process on GPU ``LOCAL_RANK`` of its node; gloo on CPU) and runs the experiment inside
+:func:`savlib.distributed.default_group`, so every :func:`savlib.train.fit` call splits
+each mini-batch across the ranks and every savlib scheme shares its energy (one float64
+all-reduce per step). Only rank 0 shows progress and writes the JSON (with a
+``"distributed"`` entry: world size and backend), the PNG and any file an experiment
+writes as it goes (``--set partial=PATH`` of ``isgd_mnist_grid``); the group is destroyed
+at the end. Experiments that do not train through ``fit`` (``meanfield_mnist``: the adjoint solver
+and PAM) run in full on every rank, consistently but without a speed-up.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from pathlib import Path
 
 import matplotlib
 import torch
+import torch.distributed as dist
 
-from ..config import get_device
-from . import EXPERIMENTS, list_experiments, run
+from .. import distributed as sd
+from ..config import get_device, launcher_env
+from . import EXPERIMENTS, _json_safe, list_experiments, run
+
+
+#: experiment keywords naming a file the experiment writes while it runs
+_PATH_KEYWORDS = ("partial",)
+
+
+def _distributed_setup(device: str | None) -> tuple[object, str | None]:
+    """Under torchrun: pick this process's device (``cuda`` -> ``cuda:LOCAL_RANK``) and
+    initialise the default group; returns ``(group or None, device)``."""
+    if not dist.is_available() or not dist.is_torchelastic_launched():
+        return None, device
+    env = launcher_env()
+    dev = get_device(device)
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", env["local_rank"] if env else 0)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    return sd.init_from_env(dev), str(dev)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,13 +89,34 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown experiment {a.name!r}; choose from {', '.join(sorted(EXPERIMENTS))}")
     matplotlib.use("Agg")
     if a.threads is not None:
-        import torch
-
         torch.set_num_threads(a.threads)
     size = "quick" if a.quick else ("full" if a.full else None)
-    res = run(a.name, size=size, device=a.device, out=a.out, progress=not a.no_progress, seed=a.seed,
-              **overrides)
-    print(f"{a.name}: {res['total_seconds']:.1f} s; wrote {a.out}/{a.name}.json and .png")
+    group, device = _distributed_setup(a.device)
+    ok = False
+    try:
+        main_rank = sd.is_main_process()
+        if not main_rank:     # file-writing keywords (isgd_mnist_grid's partial=PATH): rank 0 only
+            overrides.update({k: None for k in _PATH_KEYWORDS if k in overrides})
+        scope = sd.default_group(group) if group is not None else contextlib.nullcontext()
+        with scope:
+            res = run(a.name, size=size, device=device, out=a.out if main_rank else None,
+                      progress=main_rank and not a.no_progress, seed=a.seed, **overrides)
+        world = sd.world_size()
+        if group is not None and main_rank:
+            # run() wrote the JSON before knowing it ran distributed: add that and rewrite it
+            res["distributed"] = {"world_size": world, "backend": dist.get_backend(),
+                                  "device": device}
+            path = Path(a.out) / f"{a.name}.json"
+            path.write_text(json.dumps(_json_safe(res), indent=1, allow_nan=False))
+        ok = True
+    finally:
+        if group is not None:
+            if ok:
+                dist.barrier()     # rank 0 has written its files before anyone leaves
+            dist.destroy_process_group()
+    if main_rank:
+        where = f" on {world} processes ({res['distributed']['backend']})" if group is not None else ""
+        print(f"{a.name}: {res['total_seconds']:.1f} s{where}; wrote {a.out}/{a.name}.json and .png")
     return 0
 
 
