@@ -116,8 +116,11 @@ def make_optimizer(scheme: str, params, lr: float, *, C: float = 1e4, lam: float
                    gamma: float = 1e-3) -> torch.optim.Optimizer:
     """The optimizers of the chapter by name: seed 000's ``A-SAV``, ``A-ResSAV``, ``A-RelSAV``
     (``savlib.schemes`` with ``adaptive=True``, constant ``C``, ``L = lam Id``), torch's ``Adam``,
-    ``Adagrad``, ``RMSprop``, ``SGD`` (other settings at torch's defaults), and ``ISGD`` (one
-    implicit step = ``K1`` inner Adam steps at rate ``gamma``, seed 001 Algorithm 1)."""
+    ``Adagrad``, ``RMSprop``, ``SGD`` (other settings at torch's defaults), ``LBFGS`` (torch's
+    L-BFGS with ``max_iter=1`` and no line search: one gradient evaluation per step, so it is
+    compared at equal cost like the others; history 20, step ``lr`` along the quasi-Newton
+    direction), and ``ISGD`` (one implicit step = ``K1`` inner Adam steps at rate ``gamma``,
+    seed 001 Algorithm 1)."""
     from ..schemes import ISGD
     from . import make_scheme
 
@@ -127,6 +130,8 @@ def make_optimizer(scheme: str, params, lr: float, *, C: float = 1e4, lam: float
         return torch_opts[scheme](params, lr=lr)
     if scheme == "ISGD":
         return ISGD(params, lr=lr, inner="adam", inner_steps=K1, inner_lr=gamma)
+    if scheme == "LBFGS":
+        return torch.optim.LBFGS(params, lr=lr, max_iter=1, history_size=20)
     return make_scheme(scheme, params, lr, C, lam)
 
 
