@@ -30,7 +30,12 @@ per-tensor reference path with the same arithmetic)
     per-parameter floating state to the parameter dtype, which would destroy the
     float64 guarantee), and the diagnostics of the last step in ``self.diagnostics``
     as 0-d tensors on the parameter device (reading them does not sync unless you
-    call ``.item()``). It also lists the parameters that received a gradient.
+    call ``.item()``; a CPU step keeps them as floats and builds the tensors on first
+    read). It also lists the parameters that received a gradient.
+
+On CPU the SAV/ExpSAV scalar recursions run on Python floats after one read of the
+reduced values (``f64_*`` helpers below): same float64 operations, same bits, without
+~20 launches of tiny 0-d tensor kernels per step. On accelerators they stay on the device.
 
 Scalar state is float64 whatever the parameter dtype; the loss and the reductions
 are promoted to float64 before they enter the scalar recursions, and the resulting
@@ -237,6 +242,47 @@ def add_scaled_(params: Sequence[Tensor], updates: Sequence[Tensor], coefs: Tens
             p.addcmul_(u, c)
 
 
+# ------------------------------------------------------------- float64 on the host (CPU)
+# On CPU the scalar recursions run on Python floats (IEEE float64, the same correctly
+# rounded +, -, *, / as 0-d float64 tensors) instead of ~20 tiny tensor operations.
+# sqrt and the transcendental functions stay torch's (its sqrt/exp/log1p/expm1 differ from
+# libm's in the last bit), evaluated on a 0-d float64 tensor, so every result is
+# bit-identical to the tensor path. The helpers below never raise where a tensor operation would return inf/nan.
+def f64_div(a: float, b: float) -> float:
+    """IEEE ``a / b`` (``+-inf`` or nan for ``b == 0``, as a tensor division gives)."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a != a or a == 0.0:
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def f64_sqrt(a: float) -> float:
+    """``torch.sqrt`` of a float64 value (nan for ``a < 0``). torch's CPU kernel is not
+    always libm's correctly rounded ``sqrt`` (1 ulp apart), so it is torch's that runs."""
+    return torch.sqrt(torch.scalar_tensor(a, dtype=F64)).item()
+
+
+def f64_min(a: float, b: float) -> float:
+    """``torch.minimum`` on floats (nan-propagating)."""
+    if a != a or b != b:
+        return math.nan
+    return b if b < a else a
+
+
+def f64_clamp01(a: float) -> float:
+    """``torch.clamp(a, 0, 1)`` on floats (nan stays nan)."""
+    if a != a:
+        return a
+    return 0.0 if a < 0.0 else (1.0 if a > 1.0 else a)
+
+
+def f64_apply(fn: Callable[[Tensor], Tensor], a: float) -> float:
+    """``fn`` (a torch elementwise function) of one float64 value, as a Python float."""
+    return fn(torch.scalar_tensor(a, dtype=F64)).item()
+
+
 # ------------------------------------------------------------------------- base class
 class EnergyOptimizer(torch.optim.Optimizer):
     """Base class of the energy-stable schemes.
@@ -267,7 +313,54 @@ class EnergyOptimizer(torch.optim.Optimizer):
         self.sharded = sharded
         self._world = _world_size(self.process_group) if self.process_group is not None else 1
         super().__init__(params, defaults)
-        self.diagnostics: dict[str, Tensor] = {}
+        self.diagnostics = {}
+
+    # diagnostics -------------------------------------------------------------------
+    @property
+    def diagnostics(self) -> dict[str, Tensor]:
+        """Diagnostics of the last step: a dict of 0-d float64 tensors on the parameter
+        device. A CPU step records them as Python floats and they become tensors (one
+        ``torch.tensor`` call) on first read, so a step nobody inspects pays nothing."""
+        d = self._diag_value
+        if d is None:
+            keys, vals, dev = self._diag_floats
+            d = self._diag_value = dict(zip(keys, torch.tensor(vals, dtype=F64, device=dev).unbind()))
+        return d
+
+    @diagnostics.setter
+    def diagnostics(self, value: dict[str, Tensor]) -> None:
+        self._diag_value = value
+        self._diag_floats = None
+
+    def _set_float_diagnostics(self, keys: tuple[str, ...], vals: list[float],
+                               device: torch.device) -> None:
+        """Record the diagnostics as Python floats (CPU steps); built lazily."""
+        self._diag_value = None
+        self._diag_floats = (keys, vals, device)
+
+    def _add_scaled_floats(self, params: list[Tensor], updates: list[Tensor], coefs: Tensor,
+                           scale: float) -> None:
+        """CPU form of ``add_scaled_(params, updates, scale * coefs)`` for a Python float
+        ``scale``: the products are rounded to the parameter dtype into a cached buffer
+        whose per-tensor views feed ``_foreach_addcmul_`` (same values as
+        :func:`add_scaled_`, without re-building the 0-d coefficient list every step)."""
+        if not params:
+            return
+        dtype, dev = params[0].dtype, coefs.device
+        cache = getattr(self, "_coef_buf", None)
+        if cache is None or cache[0] != (len(params), dtype, dev):
+            buf = torch.empty(len(params), dtype=dtype, device=dev)
+            cache = self._coef_buf = ((len(params), dtype, dev), buf, list(buf.unbind()))
+        for p in params:
+            if p.dtype != dtype or p.device != dev:
+                add_scaled_(params, updates, coefs * scale, self.foreach)
+                return
+        torch.mul(coefs, scale, out=cache[1])   # float64 product, rounded on store
+        if self.foreach:
+            torch._foreach_addcmul_(params, updates, cache[2])
+        else:
+            for p, u, c in zip(params, updates, cache[2]):
+                p.addcmul_(u, c)
 
     # several processes ---------------------------------------------------------------
     def _reduce(self, means: Sequence[Tensor], sums: Sequence[Tensor] = ()

@@ -72,7 +72,8 @@ import torch
 from torch import Tensor
 
 from .base import (F64, EnergyOptimizer, add_scaled_, check_nonnegative, check_positive,
-                   check_unit_interval, evaluate_loss, evaluate_loss_no_grad)
+                   check_unit_interval, evaluate_loss, evaluate_loss_no_grad, f64_apply,
+                   f64_clamp01, f64_div, f64_min)
 
 __all__ = ["ExpSAV", "RelExpSAV", "relax_expsav"]
 
@@ -130,13 +131,19 @@ class _ExpSAVFamily(EnergyOptimizer):
         logC = math.log(d["C"])
         loss = evaluate_loss(closure, who)
         dev = self._device
-        I = loss.to(device=dev, dtype=F64)
+        cpu = dev.type == "cpu"
+        # float64 loss on the device (a single-process CPU step reads it as a float instead)
+        I = loss.to(device=dev, dtype=F64) if not cpu or self.process_group is not None else None
         groups = self._grads()
         ps, gs, n2, c, w = self._linear_direction(groups)
         S = torch.dot(c, n2)                                # dt (N, (I + dt L)^{-1} N)
         wn2 = torch.dot(w, n2)
         # one fused all_reduce: the mean loss (and S, w.n2 when the parameters are sharded)
-        (I,), (S, wn2) = self._reduce([I], [S, wn2])
+        if self.process_group is not None:
+            (I,), (S, wn2) = self._reduce([I], [S, wn2])
+        if cpu:
+            # the scalar recursion on Python floats (bit-identical; see savlib.schemes.base)
+            return self._step_floats(closure, who, loss, I, S, wn2, ps, gs, c, dev)
         if d["validate"]:
             # Host sync on purpose: a non-finite loss or gradient must raise before the
             # parameters change, so the step has to branch on the host here.
@@ -187,6 +194,72 @@ class _ExpSAVFamily(EnergyOptimizer):
         self.diagnostics = diag
         if self.process_group is not None:
             return I.to(dtype=loss.dtype, device=loss.device)   # the global (mean) loss
+        return loss
+
+
+    _DIAG_KEYS = ("loss", "log_r", "log_r_prev", "log_r_tilde", "log_r_hat", "q", "energy", "xi",
+                  "x", "step_scale", "lr_eff", "dissipation")
+
+    def _step_floats(self, closure, who: str, loss: Tensor, I_t: Tensor | None, S_t: Tensor,
+                     wn2_t: Tensor, ps, gs, c: Tensor, dev: torch.device) -> Tensor:
+        """:meth:`step` after the reductions, on Python floats (CPU): the same float64
+        operations in the same order as the tensor path; ``log``/``exp``/``log1p``/``expm1``
+        are torch's, applied to 0-d float64 tensors, so every result has the same bits."""
+        d = self.defaults
+        logC = math.log(d["C"])
+        I, S, wn2 = (loss if I_t is None else I_t).item(), S_t.item(), wn2_t.item()
+        if d["validate"] and not math.isfinite(I + S):      # S >= 0: finite iff both are
+            if not math.isfinite(I):
+                raise ValueError(f"{who}.step: the loss is {I}; expected a finite "
+                                 "loss (parameters left unchanged)")
+            raise ValueError(f"{who}.step: a gradient has non-finite entries (or its norm "
+                             "overflows); parameters left unchanged")
+        sc = self.scalars
+        log_r_hat = logC + I
+        log_r_t = sc.get("log_r")
+        log_r = log_r_hat if log_r_t is None else log_r_t.item()   # r_0 = C exp(I(theta_0))
+        if d["update"] == "2.2.4":
+            # dt S_n / r_n without forming r_n (x = 0 for S = 0, also when log r = -inf)
+            x = f64_apply(torch.exp, torch.log(S_t).item() - log_r) if S > 0 else 0.0
+        else:
+            x = S                                            # Thm 2.3
+        log1p_x = f64_apply(torch.log1p, x)
+        log_r_tilde = log_r - log1p_x
+        scale = f64_div(1.0, 1.0 + x)                        # r_{n+1} / r_n
+        self._add_scaled_floats(ps, gs, c, -scale)
+        diss_dt = scale * scale * wn2                        # |dtheta|^2 / dt
+        if self._relax:
+            loss_new_t = evaluate_loss_no_grad(closure, who)
+            if self.process_group is not None:          # the second collective of RelExpSAV
+                (loss_new_t,), _ = self._reduce([loss_new_t.to(device=dev, dtype=F64)])
+            loss_new = loss_new_t.item()
+            log_r_hat_new = logC + loss_new
+            total = scale * scale * S
+            share = f64_div(diss_dt, total) if total > 0 else 1.0
+            eta_eff = d["eta"] * share
+            # relax_expsav on floats
+            log_bound = f64_min(log_r + f64_apply(torch.log1p, eta_eff * x) - log1p_x, log_r)
+            finite = math.isfinite(log_r_hat_new)
+            new = f64_min(log_r_hat_new, log_bound) if finite else log_r_tilde
+            if finite and log_r_hat_new > log_r_tilde:
+                den = f64_apply(torch.expm1, log_r_tilde - log_r_hat_new)
+                xi = f64_clamp01(f64_div(f64_apply(torch.expm1, new - log_r_hat_new), den))
+            else:
+                xi = 0.0 if finite else 1.0
+            xi_t = torch.scalar_tensor(xi, dtype=F64, device=dev)
+            keys = ("loss_new", "log_r_hat_new", "eta_eff") + self._DIAG_KEYS
+            vals = [loss_new, log_r_hat_new, eta_eff]
+        else:
+            new, xi, xi_t = log_r_tilde, 1.0, self._one(dev)
+            keys, vals = self._DIAG_KEYS, []
+        sc["step"] = sc.get("step", 0) + 1
+        sc["log_r"] = torch.scalar_tensor(new, dtype=F64, device=dev)
+        sc["xi"] = xi_t
+        vals += [I, new, log_r, log_r_tilde, log_r_hat, f64_apply(torch.exp, log_r - log_r_hat),
+                 new - logC, xi, x, scale, scale * self.param_groups[0]["lr"], diss_dt]
+        self._set_float_diagnostics(keys, vals, dev)
+        if self.process_group is not None:
+            return I_t.to(dtype=loss.dtype, device=loss.device)   # the global (mean) loss
         return loss
 
 

@@ -74,7 +74,7 @@ from torch import Tensor
 
 from .base import (F64, EnergyOptimizer, add_scaled_, check_betas, check_nonnegative,
                    check_positive, check_real, check_unit_interval, evaluate_loss,
-                   evaluate_loss_no_grad, sq_norms)
+                   evaluate_loss_no_grad, f64_clamp01, f64_div, f64_min, f64_sqrt, sq_norms)
 
 __all__ = ["SAV", "ResSAV", "RelSAV", "xi_eq24", "relax_sav"]
 
@@ -161,10 +161,15 @@ class _SAVFamily(EnergyOptimizer):
         C, eta, adaptive, validate = d["C"], d["eta"], d["adaptive"], d["validate"]
         loss = evaluate_loss(closure, who)
         dev = self._device
-        I = loss.to(device=dev, dtype=F64)
+        # On CPU the scalar recursion below runs on Python floats (bit-identical, see
+        # savlib.schemes.base); on an accelerator it stays on 0-d device tensors.
+        cpu = dev.type == "cpu"
+        # float64 loss on the device (a single-process CPU step reads it as a float instead)
+        I = loss.to(device=dev, dtype=F64) if not cpu or self.process_group is not None else None
         groups = self._grads()
         sc = self.scalars
         step = sc.get("step", 0) + 1
+        Iv = None           # I, S, |dtheta|^2/dt-unit as Python floats (CPU only)
 
         dist_sharded = self.process_group is not None and self.sharded
         if adaptive:
@@ -185,12 +190,17 @@ class _SAVFamily(EnergyOptimizer):
                     self._raise_bad(I, bad_check, C)
                 commit()
             else:
-                (I,), _ = self._reduce([I])     # DDP: only the loss differs between ranks
+                if self.process_group is not None:
+                    (I,), _ = self._reduce([I])     # DDP: only the loss differs between ranks
                 if validate:
                     bad_check = sq_norms(all_g, dev, self.foreach).sum()
                     # Host sync on purpose: a bad loss/gradient must raise *before* the Adam
                     # moments or the parameters change, so the branch has to be taken here.
-                    if not bool(torch.isfinite(I + bad_check) & (I > -C)):
+                    if cpu:
+                        Iv = (loss if I is None else I).item()
+                        if not (math.isfinite(Iv + bad_check.item()) and Iv > -C):
+                            self._raise_bad(loss.to(F64) if I is None else I, bad_check, C)
+                    elif not bool(torch.isfinite(I + bad_check) & (I > -C)):
                         self._raise_bad(I, bad_check, C)
                 ps, upd, a_coef, k_coef, dots, t2, lrlam = self._adam_direction(groups, step)
                 S = torch.dot(a_coef, dots)
@@ -201,14 +211,28 @@ class _SAVFamily(EnergyOptimizer):
             S = torch.dot(c, n2)
             diss_unit = torch.dot(w, n2)
             # one fused all_reduce (loss; and S, |dtheta|^2/dt-unit when sharded)
-            (I,), (S, diss_unit) = self._reduce([I], [S, diss_unit])
+            if self.process_group is not None:
+                (I,), (S, diss_unit) = self._reduce([I], [S, diss_unit])
             if validate:
                 # Host sync on purpose: the step must raise before touching the parameters
                 # when the loss or a gradient is not finite or I + C <= 0. (S >= 0, so
                 # I + S is finite iff both are.)
-                if not bool(torch.isfinite(I + S) & (I > -C)):
+                if cpu:
+                    Iv = (loss if I is None else I).item()
+                    if not (math.isfinite(Iv + S.item()) and Iv > -C):
+                        self._raise_bad(loss.to(F64) if I is None else I, S, C)
+                elif not bool(torch.isfinite(I + S) & (I > -C)):
                     self._raise_bad(I, S, C)
             upd_coef = c
+
+        if cpu:
+            if Iv is None:
+                Iv = (loss if I is None else I).item()
+            if Iv + C > 0.0:    # else (validate=False only) the tensor path gives inf/nan
+                return self._step_floats(closure, who, loss, I, Iv, S.item(), diss_unit.item(),
+                                         ps, upd, upd_coef, step, dev)
+            if I is None:
+                I = loss.to(device=dev, dtype=F64)
 
         r_hat = torch.sqrt(I + C)
         r_prev = sc.get("r")
@@ -238,6 +262,54 @@ class _SAVFamily(EnergyOptimizer):
                     xi=xi, step_scale=K, lr_eff=K * self.param_groups[0]["lr"],
                     dissipation=dissipation, r_start=r_start)
         self.diagnostics = diag
+        if self.process_group is not None:
+            return I.to(dtype=loss.dtype, device=loss.device)   # the global (mean) loss
+        return loss
+
+    _DIAG_KEYS = ("loss", "r_hat", "q", "r_tilde", "r", "energy", "xi", "step_scale", "lr_eff",
+                  "dissipation", "r_start")
+
+    def _step_floats(self, closure, who: str, loss: Tensor, I: Tensor | None, Iv: float, S: float,
+                     diss_unit: float, ps, upd, upd_coef: Tensor, step: int,
+                     dev: torch.device) -> Tensor:
+        """The scalar recursion of :meth:`step` on Python floats (CPU, ``I + C > 0``): the
+        same float64 operations in the same order as the tensor path, so the same bits."""
+        C = self.defaults["C"]
+        sc = self.scalars
+        r_hat = f64_sqrt(Iv + C)
+        r_prev_t = sc.get("r")
+        r_prev = r_hat if r_prev_t is None else r_prev_t.item()  # r_0 = sqrt(I(theta_0) + C)
+        q = r_prev / r_hat
+        r_start = r_hat if self._restart else r_prev
+        r_tilde = r_start / (1.0 + S / (2.0 * (Iv + C)))        # seed 000 eq. 20
+        K = r_tilde / r_hat                                        # r~ / sqrt(I_n + C)
+        self._add_scaled_floats(ps, upd, upd_coef, -K)            # eq. 19 / Alg. 2 line 5
+        dissipation = K * K * diss_unit                           # |dtheta|^2 / dt
+        if self._relax:
+            loss_new_t = evaluate_loss_no_grad(closure, who)
+            if self.process_group is not None:              # the second collective of RelSAV
+                (loss_new_t,), _ = self._reduce([loss_new_t.to(device=dev, dtype=F64)])
+            loss_new = loss_new_t.item()
+            r_hat_new = f64_sqrt(loss_new + C)
+            # relax_sav on floats
+            bound = f64_sqrt(r_tilde * r_tilde + self.defaults["eta"] * dissipation)
+            finite = math.isfinite(r_hat_new)
+            r_new = f64_min(r_hat_new, bound) if finite else r_tilde
+            gap = r_hat_new - r_tilde
+            xi = f64_clamp01(f64_div(r_hat_new - r_new, gap)) if finite and gap > 0 else (
+                0.0 if finite else 1.0)
+            xi_t = torch.scalar_tensor(xi, dtype=F64, device=dev)
+            keys = ("loss_new", "r_hat_new") + self._DIAG_KEYS
+            vals = [loss_new, r_hat_new]
+        else:
+            r_new, xi, xi_t = r_tilde, 1.0, self._one(dev)
+            keys, vals = self._DIAG_KEYS, []
+        sc["step"] = step
+        sc["r"] = torch.scalar_tensor(r_new, dtype=F64, device=dev)
+        sc["xi"] = xi_t
+        vals += [Iv, r_hat, q, r_tilde, r_new, r_new * r_new, xi, K,
+                 K * self.param_groups[0]["lr"], dissipation, r_start]
+        self._set_float_diagnostics(keys, vals, dev)
         if self.process_group is not None:
             return I.to(dtype=loss.dtype, device=loss.device)   # the global (mean) loss
         return loss
