@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from .._figures import finish
 from ..config import get_device
 from ..problems.mnist import mnist
 from ..train import fit
@@ -206,12 +207,7 @@ def plot_grid(res: dict[str, Any], path: Path | None = None):
             ax.set_title(f"{o}: {label}", fontsize=9)
             ax.set_xlabel("lr")
             ax.set_ylabel("batch")
-    fig.tight_layout()
-    if path is None:
-        return fig
-    fig.savefig(path)
-    plt.close(fig)
-    return None
+    return finish(fig, path)
 
 
 # ============================================================================ seed 002 Experiment 4
@@ -291,9 +287,4 @@ def plot_mnist_runs(res: dict[str, Any], path: Path | None = None):
         h = History.from_dict(r["history"])
         h.plot(["train_loss", "test_loss"], ax=list(axes[:2]), label=name)
         h.plot(["test_accuracy"], ax=[axes[2]], label=name, logy=False)
-    fig.tight_layout()
-    if path is None:
-        return fig
-    fig.savefig(path)
-    plt.close(fig)
-    return None
+    return finish(fig, path)

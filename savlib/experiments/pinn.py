@@ -38,6 +38,7 @@ from typing import Any
 
 import torch
 
+from .._figures import finish
 from ..config import get_device
 from ..problems.pinn import Burgers, Helmholtz2D, PerturbedODE, PINNModel, Poisson2D
 from ..train import History, fit
@@ -378,12 +379,7 @@ def plot_runs(res: dict[str, Any], path: Path | None = None, key: str = "test_re
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    fig.tight_layout()
-    if path is None:
-        return fig
-    fig.savefig(path)
-    plt.close(fig)
-    return None
+    return finish(fig, path)
 
 
 def _burgers(size="quick", device=None, progress=False, *, seed=0):

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from .._figures import finish
 from ..config import get_device
 from ..particles import MeanFieldNet, SmoothedParticleNet
 from ..problems.regression import gaussian, quadratic, sin_cos
@@ -378,9 +379,4 @@ def plot_runs(res: dict[str, Any], path: Path | None = None, keys=("train_loss",
             h.plot(list(keys), ax=list(axes[i]), label=name.split("|", 1)[-1])
         for ax in axes[i]:
             ax.set_title(f"{g}: {ax.get_title()}", fontsize=9)
-    fig.tight_layout()
-    if path is None:
-        return fig
-    fig.savefig(path)
-    plt.close(fig)
-    return None
+    return finish(fig, path)

@@ -37,6 +37,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
+from .._figures import finish
 from ..config import get_device
 from .activations import get_activation
 from .adjoint import predict
@@ -544,9 +545,4 @@ def plot_mnist(res: dict[str, Any], path: str | Path | None = None):
     g = res["grid"]
     fig.suptitle(f"mean-field ResNet on MNIST: grid {g['cells']}x{g['cells']} (N={g['N']}), "
                  f"{res['config']['steps']} layers, {res['config']['n_train']} training images", fontsize=10)
-    fig.tight_layout()
-    if path is None:
-        return fig
-    fig.savefig(path)
-    plt.close(fig)
-    return None
+    return finish(fig, path)
