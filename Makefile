@@ -42,8 +42,11 @@ book: $(STAMP)
 # Unit tests and notebooks in one pytest run, always in quick mode. The
 # browser check of the built book runs too (it skips itself if there is no
 # _build/html; CI sets SAVLIB_REQUIRE_BOOK=1 so that it cannot skip).
+# One torch/OpenMP thread per worker: JOBS workers on JOBS cores. Two-thread kernels on a
+# two-core machine with two workers oversubscribe the cores, and OpenMP's spinning then
+# makes the notebooks 3-4x slower.
 test: $(STAMP)
-	SAVLIB_QUICK=1 $(PY) -m pytest -n $(JOBS) --dist loadfile \
+	SAVLIB_QUICK=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(JOBS) --dist loadfile \
 	  --nbval-lax --nbval-kernel-name python3 --nbval-cell-timeout 600 \
 	  tests $$($(PY) tools/toc_notebooks.py)
 
