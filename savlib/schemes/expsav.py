@@ -75,7 +75,7 @@ from .base import (F64, EnergyOptimizer, add_scaled_, check_nonnegative, check_p
                    check_unit_interval, evaluate_loss, evaluate_loss_no_grad, f64_apply,
                    f64_clamp01, f64_div, f64_min)
 
-__all__ = ["ExpSAV", "RelExpSAV", "relax_expsav"]
+__all__ = ["ExpSAV", "RelExpSAV", "relax_expsav", "relax_expsav_float"]
 
 _UPDATES = ("2.2.4", "thm2.3")
 
@@ -98,6 +98,19 @@ def relax_expsav(log_r: Tensor, log_r_tilde: Tensor, log_r_hat: Tensor, x: Tenso
     xi = torch.where(pos, torch.expm1(new - log_r_hat) / den, torch.zeros_like(x))
     xi = torch.where(finite, xi.clamp(0.0, 1.0), torch.ones_like(xi))
     return new, xi
+
+
+def relax_expsav_float(log_r: float, log_r_tilde: float, log_r_hat: float, x: float,
+                       eta_eff: float) -> tuple[float, float]:
+    """:func:`relax_expsav` on Python floats (the CPU step): the same float64 operations
+    in the same order, so the same bits (``tests/schemes/test_expsav.py`` checks this)."""
+    log_bound = f64_min(log_r + f64_apply(torch.log1p, eta_eff * x) - f64_apply(torch.log1p, x), log_r)
+    finite = math.isfinite(log_r_hat)
+    new = f64_min(log_r_hat, log_bound) if finite else log_r_tilde
+    if finite and log_r_hat > log_r_tilde:
+        den = f64_apply(torch.expm1, log_r_tilde - log_r_hat)
+        return new, f64_clamp01(f64_div(f64_apply(torch.expm1, new - log_r_hat), den))
+    return new, (0.0 if finite else 1.0)
 
 
 class _ExpSAVFamily(EnergyOptimizer):
@@ -237,15 +250,7 @@ class _ExpSAVFamily(EnergyOptimizer):
             total = scale * scale * S
             share = f64_div(diss_dt, total) if total > 0 else 1.0
             eta_eff = d["eta"] * share
-            # relax_expsav on floats
-            log_bound = f64_min(log_r + f64_apply(torch.log1p, eta_eff * x) - log1p_x, log_r)
-            finite = math.isfinite(log_r_hat_new)
-            new = f64_min(log_r_hat_new, log_bound) if finite else log_r_tilde
-            if finite and log_r_hat_new > log_r_tilde:
-                den = f64_apply(torch.expm1, log_r_tilde - log_r_hat_new)
-                xi = f64_clamp01(f64_div(f64_apply(torch.expm1, new - log_r_hat_new), den))
-            else:
-                xi = 0.0 if finite else 1.0
+            new, xi = relax_expsav_float(log_r, log_r_tilde, log_r_hat_new, x, eta_eff)
             xi_t = torch.scalar_tensor(xi, dtype=F64, device=dev)
             keys = ("loss_new", "log_r_hat_new", "eta_eff") + self._DIAG_KEYS
             vals = [loss_new, log_r_hat_new, eta_eff]

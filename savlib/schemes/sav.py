@@ -76,7 +76,7 @@ from .base import (F64, EnergyOptimizer, add_scaled_, check_betas, check_nonnega
                    check_positive, check_real, check_unit_interval, evaluate_loss,
                    evaluate_loss_no_grad, f64_clamp01, f64_div, f64_min, f64_sqrt, sq_norms)
 
-__all__ = ["SAV", "ResSAV", "RelSAV", "xi_eq24", "relax_sav"]
+__all__ = ["SAV", "ResSAV", "RelSAV", "xi_eq24", "relax_sav", "relax_sav_float"]
 
 
 def xi_eq24(r_tilde: Tensor, r_hat: Tensor, dissipation: Tensor, eta: float) -> Tensor:
@@ -109,6 +109,19 @@ def relax_sav(r_tilde: Tensor, r_hat: Tensor, dissipation: Tensor, eta: float
                      torch.zeros_like(gap))
     xi = torch.where(finite, xi.clamp(0.0, 1.0), torch.ones_like(xi))
     return r_new, xi
+
+
+def relax_sav_float(r_tilde: float, r_hat: float, dissipation: float, eta: float
+                    ) -> tuple[float, float]:
+    """:func:`relax_sav` on Python floats (the CPU step): the same float64 operations in
+    the same order, so the same bits (``tests/schemes/test_sav.py`` checks this)."""
+    bound = f64_sqrt(r_tilde * r_tilde + eta * dissipation)
+    finite = math.isfinite(r_hat)
+    r_new = f64_min(r_hat, bound) if finite else r_tilde
+    gap = r_hat - r_tilde
+    if finite and gap > 0:
+        return r_new, f64_clamp01(f64_div(r_hat - r_new, gap))
+    return r_new, (0.0 if finite else 1.0)
 
 
 class _SAVFamily(EnergyOptimizer):
@@ -291,13 +304,7 @@ class _SAVFamily(EnergyOptimizer):
                 (loss_new_t,), _ = self._reduce([loss_new_t.to(device=dev, dtype=F64)])
             loss_new = loss_new_t.item()
             r_hat_new = f64_sqrt(loss_new + C)
-            # relax_sav on floats
-            bound = f64_sqrt(r_tilde * r_tilde + self.defaults["eta"] * dissipation)
-            finite = math.isfinite(r_hat_new)
-            r_new = f64_min(r_hat_new, bound) if finite else r_tilde
-            gap = r_hat_new - r_tilde
-            xi = f64_clamp01(f64_div(r_hat_new - r_new, gap)) if finite and gap > 0 else (
-                0.0 if finite else 1.0)
+            r_new, xi = relax_sav_float(r_tilde, r_hat_new, dissipation, self.defaults["eta"])
             xi_t = torch.scalar_tensor(xi, dtype=F64, device=dev)
             keys = ("loss_new", "r_hat_new") + self._DIAG_KEYS
             vals = [loss_new, r_hat_new]

@@ -176,3 +176,24 @@ def test_convergence(case, steps, ratio, dist):
     if dist is not None:
         err = sum(float(((p.detach() - m) ** 2).sum()) for p, m in zip(prob.params, prob.minimiser)) ** 0.5
         assert err <= dist
+
+
+def test_relax_expsav_float_is_bitwise_relax_expsav():
+    """The CPU step's float relaxation and the tensor one give the same bits, edge cases included."""
+    import math
+    import random
+
+    from savlib.schemes.expsav import relax_expsav, relax_expsav_float
+
+    rng = random.Random(0)
+    cases = []
+    for _ in range(300):
+        log_r, x = rng.uniform(-5, 5), rng.uniform(0, 3)
+        log_r_tilde = log_r - math.log1p(x)
+        cases.append((log_r, log_r_tilde, log_r + rng.uniform(-2, 1), x, rng.uniform(0, 1)))
+    cases += [(0.0, -0.5, math.inf, 0.6, 0.9), (0.0, -0.5, -0.5, 0.6, 0.9), (0.0, 0.0, 1.0, 0.0, 0.5)]
+    for args in cases:
+        want = relax_expsav(*(torch.tensor(v, dtype=torch.float64) for v in args))
+        got = relax_expsav_float(*args)
+        for w, g in zip(want, got):
+            assert torch.equal(w, torch.tensor(g, dtype=torch.float64)) or (w.isnan() and math.isnan(g))

@@ -266,3 +266,20 @@ def test_convergence(case, steps, ratio, dist):
     if dist is not None:
         err = sum(float(((p.detach() - m) ** 2).sum()) for p, m in zip(prob.params, prob.minimiser)) ** 0.5
         assert err <= dist
+
+
+def test_relax_sav_float_is_bitwise_relax_sav():
+    """The CPU step's float relaxation and the tensor one give the same bits, edge cases included."""
+    import math
+    import random
+
+    from savlib.schemes.sav import relax_sav, relax_sav_float
+
+    rng = random.Random(0)
+    cases = [(rng.uniform(0.1, 3), rng.uniform(0.1, 3), rng.uniform(0, 2), rng.uniform(0, 1)) for _ in range(300)]
+    cases += [(1.0, 1.0, 0.5, 0.99), (1.0, math.inf, 0.5, 0.99), (1.0, math.nan, 0.5, 0.99), (2.0, 1.0, 0.0, 0.0)]
+    for rt, rh, d, eta in cases:
+        want = relax_sav(*(torch.tensor(v, dtype=torch.float64) for v in (rt, rh, d)), eta)
+        got = relax_sav_float(rt, rh, d, eta)
+        for w, g in zip(want, got):
+            assert torch.equal(w, torch.tensor(g, dtype=torch.float64)) or (w.isnan() and math.isnan(g))
