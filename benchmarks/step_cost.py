@@ -263,7 +263,7 @@ def ieq_batches(batches, reps, iters, threads):
         x, y = torch.randn(b, 40), torch.randn(b, 1)
         closure, residual = _closures(model, x, y)
         sgd = torch.optim.SGD(model.parameters(), lr=1e-4)
-        ieq = S.IEQ(model.parameters(), lr=1e-4)
+        ieq = S.IEQ(model.parameters(), lr=1e-4, model=model)   # the structured Linear Gram
         ieqa = S.IEQAdaptive(model.parameters(), lr=1e-4)
         runs = {"SGD": ("torch", sgd), "IEQ": ("ieq", ieq), "IEQAdaptive": ("ieq", ieqa)}
         for kind, opt in runs.values():

@@ -33,9 +33,14 @@ per-tensor reference path with the same arithmetic)
     call ``.item()``; a CPU step keeps them as floats and builds the tensors on first
     read). It also lists the parameters that received a gradient.
 
-On CPU the SAV/ExpSAV scalar recursions run on Python floats after one read of the
-reduced values (``f64_*`` helpers below): same float64 operations, same bits, without
-~20 launches of tiny 0-d tensor kernels per step. On accelerators they stay on the device.
+On CPU (where the input validation reads the loss to the host anyway) the SAV-type steps
+read their one reduction -- a norm per parameter tensor, a handful of numbers -- to the
+host, sum it and run the scalar recursion on Python floats (``f64_*`` helpers below), and
+update with one ``_foreach_add_`` and a Python coefficient when every param group has the
+same step (as torch's SGD does): the same float64 formulas without ~25 launches of tiny
+0-d tensor kernels per step. On accelerators everything stays on the device (no sync).
+The two paths round identically except in the order of the few-term sums (``torch.dot``
+on the device, left to right on the host) and in the fused update, i.e. in the last bits.
 
 Scalar state is float64 whatever the parameter dtype; the loss and the reductions
 are promoted to float64 before they enter the scalar recursions, and the resulting
@@ -124,7 +129,8 @@ def _check_loss(loss: Any, who: str) -> Tensor:
                         f"expected a scalar loss; {_CLOSURE_HELP}")
     if loss.is_complex():
         raise TypeError(f"{who}: the closure returned a complex loss; expected a real scalar")
-    return loss.detach().reshape(())
+    loss = loss.detach()
+    return loss if loss.dim() == 0 else loss.reshape(())
 
 
 def evaluate_loss(closure: Callable[[], Any] | None, who: str) -> Tensor:
@@ -246,8 +252,9 @@ def add_scaled_(params: Sequence[Tensor], updates: Sequence[Tensor], coefs: Tens
 # On CPU the scalar recursions run on Python floats (IEEE float64, the same correctly
 # rounded +, -, *, / as 0-d float64 tensors) instead of ~20 tiny tensor operations.
 # sqrt and the transcendental functions stay torch's (its sqrt/exp/log1p/expm1 differ from
-# libm's in the last bit), evaluated on a 0-d float64 tensor, so every result is
-# bit-identical to the tensor path. The helpers below never raise where a tensor operation would return inf/nan.
+# libm's in the last bit), evaluated on a 0-d float64 tensor, so a recursion fed the same
+# inputs gives the same bits as the tensor path (tested for the relaxation steps). The
+# helpers below never raise where a tensor operation would return inf/nan.
 def f64_div(a: float, b: float) -> float:
     """IEEE ``a / b`` (``+-inf`` or nan for ``b == 0``, as a tensor division gives)."""
     try:
@@ -301,6 +308,10 @@ class EnergyOptimizer(torch.optim.Optimizer):
     """
 
     _scheme_wide: tuple[str, ...] = ()
+    #: run the scalar recursion on the host when the parameters are on the CPU (see the
+    #: module docstring). ``False`` forces the device path, which is how the tests check
+    #: the accelerator code on a CPU-only machine.
+    _host_scalars: bool = True
 
     def __init__(self, params: Iterable, defaults: dict[str, Any], foreach: bool | None = None,
                  process_group: Any = None, sharded: bool = False):
@@ -339,14 +350,30 @@ class EnergyOptimizer(torch.optim.Optimizer):
         self._diag_floats = (keys, vals, device)
 
     def _add_scaled_floats(self, params: list[Tensor], updates: list[Tensor], coefs: Tensor,
-                           scale: float) -> None:
+                           scale: float, uniform: float | None = None) -> None:
         """CPU form of ``add_scaled_(params, updates, scale * coefs)`` for a Python float
-        ``scale``: the products are rounded to the parameter dtype into a cached buffer
-        whose per-tensor views feed ``_foreach_addcmul_`` (same values as
+        ``scale``.
+
+        ``uniform``: the common value of every entry of ``coefs`` when there is one (a single
+        param group, the usual case). The step is then ``p += (scale * uniform) u`` with one
+        ``_foreach_add_`` (what torch's SGD does), the coefficient rounded to the parameter
+        dtype. Otherwise the products are rounded to the parameter dtype into a cached buffer
+        whose per-tensor views feed ``_foreach_addcmul_`` (same coefficients as
         :func:`add_scaled_`, without re-building the 0-d coefficient list every step)."""
         if not params:
             return
-        dtype, dev = params[0].dtype, coefs.device
+        dtype = params[0].dtype
+        if uniform is not None and all(p.dtype == dtype for p in params):
+            alpha = scale * uniform
+            if self.foreach:
+                torch._foreach_add_(params, updates, alpha=alpha)
+            else:
+                for p, u in zip(params, updates):
+                    p.add_(u, alpha=alpha)
+            return
+        if coefs is None:       # only a uniform coefficient was given, but dtypes differ
+            coefs = torch.full((len(params),), uniform, dtype=F64)
+        dev = coefs.device
         cache = getattr(self, "_coef_buf", None)
         if cache is None or cache[0] != (len(params), dtype, dev):
             buf = torch.empty(len(params), dtype=dtype, device=dev)
@@ -385,6 +412,19 @@ class EnergyOptimizer(torch.optim.Optimizer):
         g_means = list((vec[:k] / self._world).unbind()) if k else []
         g_sums = list(vec[k:].unbind()) if self.sharded else sums
         return g_means, g_sums
+
+    def _reduce_floats(self, means: Sequence[float], sums: Sequence[float] = ()
+                       ) -> tuple[list[float], list[float]]:
+        """:meth:`_reduce` for values already on the host as Python floats (the CPU steps):
+        packed into one float64 vector, one ``all_reduce``, read back. Without a process
+        group (or with nothing to reduce) the floats come back unchanged, without a tensor."""
+        means, sums = list(means), list(sums)
+        if self.process_group is None or not (means or (sums and self.sharded)):
+            return means, sums
+        k = len(means)
+        vec = torch.tensor(means + (sums if self.sharded else []), dtype=F64, device=self._device)
+        out = all_reduce_f64(vec, self.process_group).tolist()
+        return [v / self._world for v in out[:k]], (out[k:] if self.sharded else sums)
 
     # param groups ---------------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -486,3 +526,50 @@ class EnergyOptimizer(torch.optim.Optimizer):
             self._coef_cache = cache
         n2 = sq_norms(gs, self._device, self.foreach)
         return ps, gs, n2, cache[1], cache[2]
+
+    def _linear_floats(self) -> tuple[list[Tensor], list[Tensor], float, float, Tensor,
+                                      float | None]:
+        """CPU form of :meth:`_grads` followed by :meth:`_linear_direction`, in one pass over
+        the parameters: the same reduction (one norm per tensor, in the tensor's dtype,
+        squared in float64), read to the host once and summed on Python floats, so the step
+        launches no further tensor operation before its update.
+
+        Returns ``(params, grads, S, diss_unit, c, uniform)``: ``S = sum(c * n2)`` and
+        ``diss_unit = sum(w * n2)`` as Python floats (summed in parameter order), ``c`` the
+        float64 coefficient vector, and ``uniform`` its common value when all entries are
+        equal (one param group), else ``None`` (see :meth:`_add_scaled_floats`).
+        """
+        ps: list[Tensor] = []
+        gs: list[Tensor] = []
+        key = []
+        for group in self.param_groups:
+            k = len(ps)
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                if g.is_sparse:
+                    raise TypeError(f"{type(self).__name__} does not support sparse gradients")
+                ps.append(p)
+                gs.append(g)
+            key.append((len(ps) - k, group["lr"], group["lam"]))
+        if not ps:
+            raise ValueError(f"{type(self).__name__}.step: no parameter has a gradient after the "
+                             f"closure ran; {_CLOSURE_HELP}")
+        key = tuple(key)
+        cache = getattr(self, "_coef_floats", None)
+        if cache is None or cache[0] != key:
+            c = [lr / (1.0 + lr * lam) for k, lr, lam in key for _ in range(k)]
+            w = [(lr / (1.0 + lr * lam)) ** 2 / lr for k, lr, lam in key for _ in range(k)]
+            uniform = c[0] if all(x == c[0] for x in c) else None
+            cache = (key, torch.tensor(c, dtype=F64), list(zip(c, w)), uniform)
+            self._coef_floats = cache
+        norms = torch._foreach_norm(gs) if self.foreach else [torch.linalg.vector_norm(g) for g in gs]
+        S = 0.0
+        D = 0.0
+        for t, (ci, wi) in zip(norms, cache[2]):
+            v = t.item()
+            v *= v
+            S += ci * v
+            D += wi * v
+        return ps, gs, S, D, cache[1], cache[3]

@@ -144,9 +144,14 @@ class _ExpSAVFamily(EnergyOptimizer):
         logC = math.log(d["C"])
         loss = evaluate_loss(closure, who)
         dev = self._device
-        cpu = dev.type == "cpu"
-        # float64 loss on the device (a single-process CPU step reads it as a float instead)
-        I = loss.to(device=dev, dtype=F64) if not cpu or self.process_group is not None else None
+        if dev.type == "cpu" and self._host_scalars:
+            # CPU: the reduction is read to the host once and the scalar recursion runs on
+            # Python floats (see EnergyOptimizer._linear_floats); with a process group the
+            # loss (and, sharded, S and w.n2) go through one float64 all_reduce
+            ps, gs, S, wn2, c, uniform = self._linear_floats()
+            (Iv,), (S, wn2) = self._reduce_floats([loss.item()], [S, wn2])
+            return self._step_floats(closure, who, loss, Iv, S, wn2, ps, gs, c, dev, uniform)
+        I = loss.to(device=dev, dtype=F64)
         groups = self._grads()
         ps, gs, n2, c, w = self._linear_direction(groups)
         S = torch.dot(c, n2)                                # dt (N, (I + dt L)^{-1} N)
@@ -154,9 +159,7 @@ class _ExpSAVFamily(EnergyOptimizer):
         # one fused all_reduce: the mean loss (and S, w.n2 when the parameters are sharded)
         if self.process_group is not None:
             (I,), (S, wn2) = self._reduce([I], [S, wn2])
-        if cpu:
-            # the scalar recursion on Python floats (bit-identical; see savlib.schemes.base)
-            return self._step_floats(closure, who, loss, I, S, wn2, ps, gs, c, dev)
+
         if d["validate"]:
             # Host sync on purpose: a non-finite loss or gradient must raise before the
             # parameters change, so the step has to branch on the host here.
@@ -213,14 +216,14 @@ class _ExpSAVFamily(EnergyOptimizer):
     _DIAG_KEYS = ("loss", "log_r", "log_r_prev", "log_r_tilde", "log_r_hat", "q", "energy", "xi",
                   "x", "step_scale", "lr_eff", "dissipation")
 
-    def _step_floats(self, closure, who: str, loss: Tensor, I_t: Tensor | None, S_t: Tensor,
-                     wn2_t: Tensor, ps, gs, c: Tensor, dev: torch.device) -> Tensor:
+    def _step_floats(self, closure, who: str, loss: Tensor, I: float, S: float,
+                     wn2: float, ps, gs, c: Tensor, dev: torch.device,
+                     uniform: float | None = None) -> Tensor:
         """:meth:`step` after the reductions, on Python floats (CPU): the same float64
         operations in the same order as the tensor path; ``log``/``exp``/``log1p``/``expm1``
-        are torch's, applied to 0-d float64 tensors, so every result has the same bits."""
+        are torch's, applied to 0-d float64 tensors."""
         d = self.defaults
         logC = math.log(d["C"])
-        I, S, wn2 = (loss if I_t is None else I_t).item(), S_t.item(), wn2_t.item()
         if d["validate"] and not math.isfinite(I + S):      # S >= 0: finite iff both are
             if not math.isfinite(I):
                 raise ValueError(f"{who}.step: the loss is {I}; expected a finite "
@@ -233,13 +236,13 @@ class _ExpSAVFamily(EnergyOptimizer):
         log_r = log_r_hat if log_r_t is None else log_r_t.item()   # r_0 = C exp(I(theta_0))
         if d["update"] == "2.2.4":
             # dt S_n / r_n without forming r_n (x = 0 for S = 0, also when log r = -inf)
-            x = f64_apply(torch.exp, torch.log(S_t).item() - log_r) if S > 0 else 0.0
+            x = f64_apply(torch.exp, f64_apply(torch.log, S) - log_r) if S > 0 else 0.0
         else:
             x = S                                            # Thm 2.3
         log1p_x = f64_apply(torch.log1p, x)
         log_r_tilde = log_r - log1p_x
         scale = f64_div(1.0, 1.0 + x)                        # r_{n+1} / r_n
-        self._add_scaled_floats(ps, gs, c, -scale)
+        self._add_scaled_floats(ps, gs, c, -scale, uniform)
         diss_dt = scale * scale * wn2                        # |dtheta|^2 / dt
         if self._relax:
             loss_new_t = evaluate_loss_no_grad(closure, who)
@@ -263,8 +266,8 @@ class _ExpSAVFamily(EnergyOptimizer):
         vals += [I, new, log_r, log_r_tilde, log_r_hat, f64_apply(torch.exp, log_r - log_r_hat),
                  new - logC, xi, x, scale, scale * self.param_groups[0]["lr"], diss_dt]
         self._set_float_diagnostics(keys, vals, dev)
-        if self.process_group is not None:
-            return I_t.to(dtype=loss.dtype, device=loss.device)   # the global (mean) loss
+        if self.process_group is not None:                    # the global (mean) loss
+            return torch.scalar_tensor(I, dtype=loss.dtype, device=loss.device)
         return loss
 
 

@@ -204,6 +204,8 @@ class _IEQBase(EnergyOptimizer):
     def diagnostics(self) -> dict[str, Tensor]:  # type: ignore[override]
         if self._diag_cache is None and self._diag_src is not None:
             step, q_n, q_next, q_true, dissipation, extra = self._diag_src
+            if callable(q_next):
+                q_next = q_next()
             qn64, qx64 = q_n.to(F64), q_next.to(F64)
             diag = dict(step=step,
                         loss=0.5 * q_true.to(F64).square().sum(),
@@ -234,7 +236,8 @@ class _IEQBase(EnergyOptimizer):
         """
         sc = self.scalars
         dev = q_n.device
-        step = sc.get("step", torch.zeros((), dtype=F64, device=dev)) + 1
+        step = sc.get("step")
+        step = torch.ones((), dtype=F64, device=dev) if step is None else step + 1
         sc["step"] = step
         # computed on first access (still on the device, no host sync): a step costs no
         # diagnostic kernels unless someone reads them
@@ -417,11 +420,18 @@ class IEQ(_IEQBase):
         v = self._solve(G, q_n)
         grads: dict[int, Tensor] = {}
         for m, x, g in terms:
-            gv = g * v.unsqueeze(1)
-            if m.weight.requires_grad:
-                grads[id(m.weight)] = gv.T @ x
-            if m.bias is not None and m.bias.requires_grad:
-                grads[id(m.bias)] = gv.sum(0)
+            # J_W^T v = (v * g)^T x = g^T (v * x): scale whichever factor is smaller
+            if x.shape[1] < g.shape[1]:
+                if m.weight.requires_grad:
+                    grads[id(m.weight)] = g.T @ (x * v.unsqueeze(1))
+                if m.bias is not None and m.bias.requires_grad:
+                    grads[id(m.bias)] = g.T @ v
+            else:
+                gv = g * v.unsqueeze(1)
+                if m.weight.requires_grad:
+                    grads[id(m.weight)] = gv.T @ x
+                if m.bias is not None and m.bias.requires_grad:
+                    grads[id(m.bias)] = gv.sum(0)
         dws = [grads[id(p)] if id(p) in grads else torch.zeros_like(p) for p, _ in act]
         self._update(act, dws, q_n, v, q_true)
         return 0.5 * q_true.detach().square().sum()
@@ -480,6 +490,11 @@ class IEQAdaptive(_IEQBase):
             gs = torch.autograd.grad(q_true, plist, grad_outputs=q_n, allow_unused=True)
         gs = [g if g is not None else torch.zeros_like(p) for g, p in zip(gs, plist)]
         dev = q_n.device
+        if dev.type == "cpu" and self._host_scalars:
+            if self.process_group is not None:
+                # the gradient of the mean energy is the mean of the ranks' gradients
+                all_reduce_tensors(gs, self.process_group, average=True)
+            return self._step_cpu(act, plist, gs, q_n, q_true)
         dt = _dt_vector(self, act, dev)
         energy = None
         if self.process_group is not None:
@@ -502,6 +517,56 @@ class IEQAdaptive(_IEQBase):
         lr0 = self.param_groups[0]["lr"]
         self._record(q_n, q_next, q_true, lambda: alpha * alpha * wsum, alpha=alpha, step_scale=alpha,
                      lr_eff=lambda: alpha * lr0)
+        if energy is not None:
+            return energy.to(dtype=q_true.dtype, device=q_true.device)
+        return 0.5 * q_true.detach().square().sum()
+
+
+    def _step_cpu(self, act, plist: list[Tensor], gs: list[Tensor], q_n: Tensor,
+                  q_true: Tensor) -> Tensor:
+        """:meth:`step` after the backward pass (and the gradient all_reduce) on CPU: the
+        reductions are read to the host once and ``alpha`` is a Python float (same
+        formulas, float64), so the step launches no tensor operation between the reduction
+        and the update; the diagnostics are formed on first read. With a process group
+        ``|q_n|^2`` and the energy go through one float64 all_reduce."""
+        norms = (torch._foreach_norm(gs) if self.foreach
+                 else [torch.linalg.vector_norm(g) for g in gs])
+        wsum = 0.0                                      # sum_g dt_g |grad_g E|^2
+        for t, (_, dt) in zip(norms, act):
+            v = t.item()
+            wsum += dt * (v * v)
+        q64 = q_n.to(F64)
+        qq = torch.dot(q64, q64)
+        energy = None
+        if self.process_group is not None:
+            # |q|^2 of the global residual and its energy in one float64 all_reduce; the
+            # finite check below then sees a NaN of any rank on every rank
+            (qq, e2), _ = self._reduce([qq, q_true.detach().to(F64).square().sum()])
+            energy = 0.5 * e2
+        qq = qq.item()
+        # host read on purpose (the .item() above): a non-finite residual or gradient must
+        # raise before the parameters change (qq + wsum is finite iff q_n and g are)
+        if self.defaults["check_finite"] and not math.isfinite(qq + wsum):
+            raise ValueError(f"{self._name}: non-finite residual or Jacobian (NaN or inf); "
+                             "parameters left unchanged")
+        alpha = 1.0 / (1.0 + wsum / (qq + self.defaults["eps"]))
+        dt0 = act[0][1]
+        if all(dt == dt0 for _, dt in act) and all(p.dtype == plist[0].dtype for p in plist):
+            if self.foreach:
+                torch._foreach_add_(plist, gs, alpha=-alpha * dt0)   # w -= dt alpha grad E
+            else:
+                for p, g in zip(plist, gs):
+                    p.add_(g, alpha=-alpha * dt0)
+        else:
+            add_scaled_(plist, gs, torch.tensor([-alpha * dt for _, dt in act], dtype=F64),
+                        self.foreach)
+        lr0 = self.param_groups[0]["lr"]
+        f64 = lambda x: torch.scalar_tensor(x, dtype=F64)  # noqa: E731
+        # alpha q_n in q's dtype, as the device path computes it
+        q_next = q_n * alpha if self.defaults["evolve_q"] else (lambda: q_n * alpha)
+        self._record(q_n, q_next, q_true, lambda: f64(alpha * alpha * wsum),
+                     alpha=lambda: f64(alpha), step_scale=lambda: f64(alpha),
+                     lr_eff=lambda: f64(alpha * lr0))
         if energy is not None:
             return energy.to(dtype=q_true.dtype, device=q_true.device)
         return 0.5 * q_true.detach().square().sum()

@@ -174,9 +174,23 @@ class _SAVFamily(EnergyOptimizer):
         C, eta, adaptive, validate = d["C"], d["eta"], d["adaptive"], d["validate"]
         loss = evaluate_loss(closure, who)
         dev = self._device
-        # On CPU the scalar recursion below runs on Python floats (bit-identical, see
-        # savlib.schemes.base); on an accelerator it stays on 0-d device tensors.
-        cpu = dev.type == "cpu"
+        # On CPU the scalar recursion below runs on Python floats (see savlib.schemes.base);
+        # on an accelerator it stays on 0-d device tensors.
+        cpu = dev.type == "cpu" and self._host_scalars
+        if cpu and not adaptive:
+            # CPU: the reduction is read to the host once and the scalar recursion runs on
+            # Python floats (see EnergyOptimizer._linear_floats); with a process group the
+            # loss (and, sharded, S and |dtheta|^2/dt) go through one float64 all_reduce
+            ps, gs, S, diss_unit, c, uniform = self._linear_floats()
+            (Iv,), (S, diss_unit) = self._reduce_floats([loss.item()], [S, diss_unit])
+            # Host sync on purpose (the .item() above): the step must raise before touching
+            # the parameters when the loss or a gradient is not finite or I + C <= 0.
+            # (S >= 0, so I + S is finite iff both are.)
+            if validate and not (math.isfinite(Iv + S) and Iv > -C):
+                self._raise_bad(torch.tensor(Iv, dtype=F64), torch.tensor(S, dtype=F64), C)
+            if Iv + C > 0.0:    # else (validate=False only) the tensor path gives inf/nan
+                return self._step_floats(closure, who, loss, None, Iv, S, diss_unit, ps, gs, c,
+                                         self.scalars.get("step", 0) + 1, dev, uniform)
         # float64 loss on the device (a single-process CPU step reads it as a float instead)
         I = loss.to(device=dev, dtype=F64) if not cpu or self.process_group is not None else None
         groups = self._grads()
@@ -187,13 +201,13 @@ class _SAVFamily(EnergyOptimizer):
         dist_sharded = self.process_group is not None and self.sharded
         if adaptive:
             all_g = [g for _, _, gs in groups for g in gs]
-            zero = torch.zeros((), dtype=F64, device=dev)
             if dist_sharded:
                 # FSDP-style: the inner products are partial sums over this rank's slice.
                 # The Adam moments are formed out of place, the loss, |N|^2 and both inner
                 # products summed in ONE all_reduce, the step validated on the global values,
                 # and only then are the new moments committed (a pointer swap).
-                bad_check = sq_norms(all_g, dev, self.foreach).sum() if validate else zero
+                bad_check = (sq_norms(all_g, dev, self.foreach).sum() if validate
+                             else torch.zeros((), dtype=F64, device=dev))
                 ps, upd, a_coef, k_coef, dots, t2, lrlam, commit = self._adam_direction(
                     groups, step, commit=False)
                 S = torch.dot(a_coef, dots)
@@ -205,16 +219,29 @@ class _SAVFamily(EnergyOptimizer):
             else:
                 if self.process_group is not None:
                     (I,), _ = self._reduce([I])     # DDP: only the loss differs between ranks
+                if cpu:
+                    Iv = (loss if I is None else I).item()
                 if validate:
-                    bad_check = sq_norms(all_g, dev, self.foreach).sum()
                     # Host sync on purpose: a bad loss/gradient must raise *before* the Adam
                     # moments or the parameters change, so the branch has to be taken here.
                     if cpu:
-                        Iv = (loss if I is None else I).item()
-                        if not (math.isfinite(Iv + bad_check.item()) and Iv > -C):
-                            self._raise_bad(loss.to(F64) if I is None else I, bad_check, C)
-                    elif not bool(torch.isfinite(I + bad_check) & (I > -C)):
+                        norms = (torch._foreach_norm(all_g) if self.foreach
+                                 else [torch.linalg.vector_norm(g) for g in all_g])
+                        g2 = 0.0
+                        for t in norms:
+                            v = t.item()
+                            g2 += v * v
+                        if not (math.isfinite(Iv + g2) and Iv > -C):
+                            self._raise_bad(loss.to(F64) if I is None else I,
+                                            torch.tensor(g2, dtype=F64), C)
+                    elif not bool(torch.isfinite(I + (bad_check := sq_norms(all_g, dev, self.foreach).sum()))
+                                  & (I > -C)):
                         self._raise_bad(I, bad_check, C)
+                if cpu and Iv is not None and Iv + C > 0.0:
+                    ps, upd, S, diss_unit, k_coef, uniform = self._adam_direction(
+                        groups, step, floats=True)
+                    return self._step_floats(closure, who, loss, None, Iv, S, diss_unit, ps, upd,
+                                             k_coef, step, dev, uniform)
                 ps, upd, a_coef, k_coef, dots, t2, lrlam = self._adam_direction(groups, step)
                 S = torch.dot(a_coef, dots)
                 diss_unit = S - torch.dot(a_coef * lrlam, t2)
@@ -242,8 +269,9 @@ class _SAVFamily(EnergyOptimizer):
             if Iv is None:
                 Iv = (loss if I is None else I).item()
             if Iv + C > 0.0:    # else (validate=False only) the tensor path gives inf/nan
+                uniform = self._adam_cache[5] if adaptive else None
                 return self._step_floats(closure, who, loss, I, Iv, S.item(), diss_unit.item(),
-                                         ps, upd, upd_coef, step, dev)
+                                         ps, upd, upd_coef, step, dev, uniform)
             if I is None:
                 I = loss.to(device=dev, dtype=F64)
 
@@ -284,9 +312,9 @@ class _SAVFamily(EnergyOptimizer):
 
     def _step_floats(self, closure, who: str, loss: Tensor, I: Tensor | None, Iv: float, S: float,
                      diss_unit: float, ps, upd, upd_coef: Tensor, step: int,
-                     dev: torch.device) -> Tensor:
+                     dev: torch.device, uniform: float | None = None) -> Tensor:
         """The scalar recursion of :meth:`step` on Python floats (CPU, ``I + C > 0``): the
-        same float64 operations in the same order as the tensor path, so the same bits."""
+        same float64 operations in the same order as the tensor path."""
         C = self.defaults["C"]
         sc = self.scalars
         r_hat = f64_sqrt(Iv + C)
@@ -296,7 +324,7 @@ class _SAVFamily(EnergyOptimizer):
         r_start = r_hat if self._restart else r_prev
         r_tilde = r_start / (1.0 + S / (2.0 * (Iv + C)))        # seed 000 eq. 20
         K = r_tilde / r_hat                                        # r~ / sqrt(I_n + C)
-        self._add_scaled_floats(ps, upd, upd_coef, -K)            # eq. 19 / Alg. 2 line 5
+        self._add_scaled_floats(ps, upd, upd_coef, -K, uniform)   # eq. 19 / Alg. 2 line 5
         dissipation = K * K * diss_unit                           # |dtheta|^2 / dt
         if self._relax:
             loss_new_t = evaluate_loss_no_grad(closure, who)
@@ -317,11 +345,11 @@ class _SAVFamily(EnergyOptimizer):
         vals += [Iv, r_hat, q, r_tilde, r_new, r_new * r_new, xi, K,
                  K * self.param_groups[0]["lr"], dissipation, r_start]
         self._set_float_diagnostics(keys, vals, dev)
-        if self.process_group is not None:
-            return I.to(dtype=loss.dtype, device=loss.device)   # the global (mean) loss
+        if self.process_group is not None:                    # the global (mean) loss
+            return torch.scalar_tensor(Iv, dtype=loss.dtype, device=loss.device)
         return loss
 
-    def _adam_direction(self, groups, step: int, commit: bool = True):
+    def _adam_direction(self, groups, step: int, commit: bool = True, floats: bool = False):
         """Alg. 5 lines 2-7 for every group, in place on the Adam moments; returns the
         flat lists and float64 vectors the step needs.
 
@@ -334,6 +362,12 @@ class _SAVFamily(EnergyOptimizer):
 
         ``commit=False`` forms the new moments out of place and returns, as an eighth item,
         a function that stores them (the sharded path validates global values first).
+
+        ``floats=True`` (one process on CPU) reads the inner products to the host and returns
+        ``(params, ts, S, diss_unit, k, uniform)`` with ``S`` and ``diss_unit`` (the
+        ``sum dtheta_j^2 / dt^_j`` of a unit step ``K = 1``) as Python floats, ``k`` the
+        float64 vector of per-tensor step coefficients and ``uniform`` their common value
+        if there is one (see ``EnergyOptimizer._add_scaled_floats``).
         """
         ps_all: list[Tensor] = []
         ts_all: list[Tensor] = []
@@ -342,6 +376,7 @@ class _SAVFamily(EnergyOptimizer):
         k_coef: list[float] = []
         lrlam: list[float] = []
         pending: list[tuple[Tensor, Tensor, Tensor]] = []
+        t2s: list[Tensor] = []
         dev = self._device
         for group, ps, gs in groups:
             if not ps:
@@ -367,7 +402,7 @@ class _SAVFamily(EnergyOptimizer):
                 ts = [torch.add(v, eps * bc2).sqrt_() for v in vs]
                 if shift != 0.0:
                     ts = [t.add_(shift) for t in ts]
-                ts = [t.reciprocal_().mul_(m) for t, m in zip(ts, ms)]
+                ts = [torch.div(m, t) for t, m in zip(ts, ms)]
             elif self.foreach:
                 torch._foreach_lerp_(ms, gs, 1.0 - b1)
                 torch._foreach_mul_(vs, b2)
@@ -376,8 +411,7 @@ class _SAVFamily(EnergyOptimizer):
                 torch._foreach_sqrt_(ts)
                 if shift != 0.0:
                     torch._foreach_add_(ts, shift)
-                torch._foreach_reciprocal_(ts)
-                torch._foreach_mul_(ts, ms)
+                ts = torch._foreach_div(ms, ts)
             else:
                 ts = []
                 for m, v, g in zip(ms, vs, gs):
@@ -386,13 +420,29 @@ class _SAVFamily(EnergyOptimizer):
                     t = torch.add(v, eps * bc2).sqrt_()
                     if shift != 0.0:
                         t.add_(shift)
-                    ts.append(t.reciprocal_().mul_(m))
+                    ts.append(torch.div(m, t))
             dots += [torch.vdot(m.reshape(-1), t.reshape(-1)) for m, t in zip(ms, ts)]
+            if floats and shift != 0.0:
+                t2s += [torch.linalg.vector_norm(t) for t in ts]
             ps_all += ps
             ts_all += ts
             a_coef += [lr * rb2 / bc1 ** 2] * len(ps)
             k_coef += [lr * rb2 / bc1] * len(ps)
             lrlam += [shift] * len(ps)
+        if floats:
+            # S = sum a_i m.t_i; diss_unit = S - sum a_i shift_i |t_i|^2 (t2s only if lam > 0)
+            S = 0.0
+            lam_part = 0.0
+            t2_iter = iter(t2s)
+            for a, dot, sh in zip(a_coef, dots, lrlam):
+                S += a * dot.item()
+                if sh != 0.0:
+                    v = next(t2_iter).item()
+                    lam_part += a * sh * (v * v)
+            uniform = k_coef[0] if all(x == k_coef[0] for x in k_coef) else None
+            # (the coefficient vector is only read when they differ between groups)
+            kv = torch.tensor(k_coef, dtype=F64) if uniform is None else None
+            return ps_all, ts_all, S, S - lam_part, kv, uniform
         try:
             dots_v = torch.stack(dots).to(device=dev, dtype=F64)
         except RuntimeError:  # mixed devices/dtypes
@@ -401,7 +451,8 @@ class _SAVFamily(EnergyOptimizer):
         cache = getattr(self, "_adam_cache", None)
         if cache is None or cache[0] != key:
             f = lambda xs: torch.tensor(xs, dtype=F64, device=dev)  # noqa: E731
-            cache = (key, f(a_coef), f(k_coef), f(lrlam), any(x != 0.0 for x in lrlam))
+            uniform = k_coef[0] if all(x == k_coef[0] for x in k_coef) else None
+            cache = (key, f(a_coef), f(k_coef), f(lrlam), any(x != 0.0 for x in lrlam), uniform)
             self._adam_cache = cache
         # |t|^2 is needed only for lam > 0 (the lam |dtheta|^2 part of the dissipation)
         t2 = sq_norms(ts_all, dev, self.foreach) if cache[4] else torch.zeros_like(dots_v)
