@@ -24,9 +24,10 @@ that it has about ``n`` parameters, mini-batch ``--batch``, float32, CPU):
 
 Times are CPU time of the process (``time.process_time``), not wall-clock time: on a
 shared machine wall-clock time mostly measures the other jobs. The machine is shared
-and noisy all the same (memory bandwidth, caches): schemes are interleaved within every repetition
-(``--reps`` rounds of ``--iters`` timed iterations each, the order rotated every round)
-and the median over rounds is reported; the minimum over rounds (least disturbed by
+and noisy all the same (memory bandwidth, caches): per iteration, schemes are interleaved
+one iteration at a time (``--reps`` rounds of ``--iters`` iterations of every scheme in
+turn); step only, each scheme runs ``--iters`` consecutive steps; the order is drawn at
+random every round (seeded), and the median over rounds is reported; the minimum over rounds (least disturbed by
 other jobs) is stored and printed too, with every raw sample. Results go to ``benchmarks/results/step_cost.json`` and the ratio tables are
 printed.
 """
@@ -37,6 +38,7 @@ import json
 import math
 import os
 import platform
+import random
 import resource
 import statistics
 import subprocess
@@ -155,19 +157,31 @@ def time_sizes(sizes, batch, reps, iters, threads, progress=True):
         it_t = {name: [] for name in opts}
         st_t = {name: [] for name, (kind, _) in opts.items() if kind != "ieq"}
         names = list(opts)
+        rng = random.Random(0)
         for rep in range(reps):
-            order = names[rep % len(names):] + names[:rep % len(names)]   # rotate each round
-            for name in order:                                           # interleaved
-                kind, opt = opts[name]
-                t0 = _clock()
-                for _ in range(iters):
+            # a new random order every round: which scheme runs before which changes the
+            # cache state a step starts from (at n ~ 1e6 the model, its gradients and Adam's
+            # moments no longer all fit), so no scheme may always follow the same one
+            order = rng.sample(names, len(names))
+            # per iteration: interleaved at the finest grain, one iteration of every scheme
+            # in turn, so that a burst of load from other jobs hits all schemes alike
+            tot = dict.fromkeys(names, 0.0)
+            for _ in range(iters):
+                for name in order:
+                    kind, opt = opts[name]
+                    t0 = _clock()
                     _one_iter(kind, opt, closure, residual)
-                it_t[name].append((_clock() - t0) / iters)
+                    tot[name] += _clock() - t0
+            for name in names:
+                it_t[name].append(tot[name] / iters)
+            # step only: ``iters`` consecutive steps of one scheme (as in training, a step
+            # finds the gradients it reads in cache, not another scheme's state), schemes in
+            # the round's random order
+            restore()      # no step changes p.grad, and the cached closure never zeroes it
             for name in order:
                 kind, opt = opts[name]
                 if kind == "ieq":
                     continue
-                restore()
                 t0 = _clock()
                 for _ in range(iters):
                     if kind == "torch":
@@ -295,7 +309,7 @@ def main(argv=None):
     ap.add_argument("--mem-sizes", nargs="*", type=float, default=None)
     ap.add_argument("--quick", action="store_true", help="n = 1e4, 1e5; 3 reps; no memory rows")
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--reps", type=int, default=11)
     ap.add_argument("--iters", type=int, default=None, help="timed iterations per round")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--ieq-batches", nargs="*", type=int, default=[16, 32, 64, 128, 256])
@@ -307,12 +321,12 @@ def main(argv=None):
         _mem_child(name, float(n), int(b))
         return
     sizes = a.sizes or ([1e4, 1e5] if a.quick else [1e4, 1e5, 1e6, 1e7])
-    reps = 3 if a.quick and a.reps == 7 else a.reps
+    reps = 3 if a.quick and a.reps == 11 else a.reps
     mem_sizes = a.mem_sizes if a.mem_sizes is not None else ([] if a.quick else [n for n in sizes if n >= 1e6])
     t_start = time.time()
     timing = {}
     for n in sizes:
-        iters = a.iters or max(3, min(50, int(2e6 / n)))
+        iters = a.iters or max(5, min(50, int(2e6 / n)))
         timing.update(time_sizes([n], a.batch, reps, iters, a.threads))
     cols = list(timing.keys())
     _table("per iteration (forward + backward + step) / SGD", timing, "iter_vs_sgd", cols)

@@ -389,6 +389,15 @@ class EnergyOptimizer(torch.optim.Optimizer):
             for p, u, c in zip(params, updates, cache[2]):
                 p.addcmul_(u, c)
 
+    def _workspace(self, p: Tensor, tag: str = "") -> Tensor:
+        """A scratch tensor shaped like ``p`` (one per ``tag``), kept between steps (not part
+        of the state: ``state_dict`` never sees it), so that a step does not allocate."""
+        ws = self.__dict__.setdefault("_ws", {}).setdefault(tag, {})
+        t = ws.get(p)
+        if t is None or t.shape != p.shape or t.dtype != p.dtype or t.device != p.device:
+            t = ws[p] = torch.empty_like(p, memory_format=torch.preserve_format)
+        return t
+
     # several processes ---------------------------------------------------------------
     def _reduce(self, means: Sequence[Tensor], sums: Sequence[Tensor] = ()
                 ) -> tuple[list[Tensor], list[Tensor]]:

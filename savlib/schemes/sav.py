@@ -403,6 +403,19 @@ class _SAVFamily(EnergyOptimizer):
                 if shift != 0.0:
                     ts = [t.add_(shift) for t in ts]
                 ts = [torch.div(m, t) for t, m in zip(ts, ms)]
+            elif floats:
+                # CPU: tensor by tensor into a persistent workspace (one parameter-sized
+                # buffer kept between steps), so the step allocates nothing; foreach kernels
+                # on CPU are per-tensor loops too
+                ts = []
+                for p, m, v, g in zip(ps, ms, vs, gs):
+                    m.lerp_(g, 1.0 - b1)
+                    v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+                    t = self._workspace(p)
+                    torch.add(v, eps * bc2, out=t).sqrt_()
+                    if shift != 0.0:
+                        t.add_(shift)
+                    ts.append(torch.div(m, t, out=t))
             elif self.foreach:
                 torch._foreach_lerp_(ms, gs, 1.0 - b1)
                 torch._foreach_mul_(vs, b2)

@@ -253,6 +253,7 @@ ISGD_CASES = [
     Case(ISGD, dict(lr=0.5, inner="adam", inner_steps=5, inner_lr=1e-2), "mlp"),
     Case(ISGD, dict(lr=10.0, inner="lbfgs", inner_steps=20), "rosenbrock"),
     Case(ISGD, dict(lr=0.5, inner="adam", inner_steps=5, inner_lr=1e-2, foreach=False), "quadratic"),
+    Case(ISGD, dict(lr=0.5, inner="adam", inner_steps=3, inner_lr=1e-2, inner_state="carry"), "mlp"),
 ]
 
 
@@ -281,3 +282,61 @@ def test_harness_convergence(case):
     for _ in range(30):
         opt.step(prob.closure)
     assert prob.loss() < 0.1 * l0
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fresh_inner_adam_matches_torch_adam(dtype):
+    """savlib's fresh-state inner Adam (the default) takes torch.optim.Adam's steps: the
+    only difference, sqrt(v + tiny), moves nothing at these sizes (inner_kwargs with any other
+    key selects torch.optim.Adam itself). A zero gradient column exercises v = 0."""
+    def run(inner_kwargs):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 2)).to(dtype)
+        x, y = torch.randn(16, 5, dtype=dtype), torch.randn(16, 2, dtype=dtype)
+        x[:, 0] = 0.0                                   # first-layer weight column gets no gradient
+
+        def closure():
+            net.zero_grad()
+            loss = torch.nn.functional.mse_loss(net(x), y)
+            if torch.is_grad_enabled():
+                loss.backward()
+            return loss
+        opt = ISGD(net.parameters(), lr=2.0, inner_steps=4, inner_kwargs=inner_kwargs)
+        losses = [opt.step(closure) for _ in range(6)]
+        return [p.detach().clone() for p in net.parameters()], losses, opt.diagnostics
+
+    p1, l1, d1 = run({"betas": (0.9, 0.999)})          # _FreshAdam
+    p2, l2, d2 = run({"amsgrad": False})                # torch.optim.Adam
+    tol = dict(rtol=1e-12, atol=1e-14) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-6)
+    for a, b in zip(p1, p2):
+        torch.testing.assert_close(a, b, **tol)
+    for a, b in zip(l1, l2):
+        torch.testing.assert_close(a, b, **tol)
+    assert float(d1["inner_lr"]) == pytest.approx(float(d2["inner_lr"]), rel=1e-6)
+
+
+def test_inner_state_carry_continues_the_inner_adam():
+    """inner_state="carry": the inner Adam's moments and step count continue across outer
+    steps (saved in the state), so the second outer step differs from a fresh start; the
+    proximal anchor still moves to theta_n every outer step."""
+    from harness import PROBLEMS
+    runs = {}
+    for mode in ("fresh", "carry"):
+        prob = PROBLEMS["mlp"]()
+        opt = ISGD(prob.params, lr=1.0, inner_steps=3, inner_lr=1e-2, inner_state=mode)
+        losses = [float(opt.step(prob.closure)) for _ in range(4)]
+        runs[mode] = (prob, opt, losses)
+    (pf, of, lf), (pc, oc, lc) = runs["fresh"], runs["carry"]
+    assert lf[:2] == lc[:2]                     # the first outer step is the same fresh Adam
+    assert lf[2] != lc[2]                       # ... later ones are not
+    assert oc.scalars["inner_k"] == 12 and "inner_k" not in of.scalars
+    assert all("inner_exp_avg" in oc.state[p] for p in pc.params)
+    assert not any(of.state[p] for p in pf.params)
+    sd = oc.state_dict()
+    assert sd["state"]["scheme"]["inner_k"] == 12
+    with pytest.raises(ValueError, match="carry"):
+        ISGD(pc.params, inner="lbfgs", inner_state="carry")
+    with pytest.raises(ValueError, match="carry"):
+        ISGD(pc.params, inner_state="carry", inner_kwargs={"amsgrad": True})
+    with pytest.raises(ValueError, match="inner_state"):
+        ISGD(pc.params, inner_state="warm")
