@@ -250,11 +250,11 @@ def add_scaled_(params: Sequence[Tensor], updates: Sequence[Tensor], coefs: Tens
 
 # ------------------------------------------------------------- float64 on the host (CPU)
 # On CPU the scalar recursions run on Python floats (IEEE float64, the same correctly
-# rounded +, -, *, / as 0-d float64 tensors) instead of ~20 tiny tensor operations.
-# sqrt and the transcendental functions stay torch's (its sqrt/exp/log1p/expm1 differ from
-# libm's in the last bit), evaluated on a 0-d float64 tensor, so a recursion fed the same
-# inputs gives the same bits as the tensor path (tested for the relaxation steps). The
-# helpers below never raise where a tensor operation would return inf/nan.
+# rounded +, -, *, / as 0-d float64 tensors) instead of ~20 tiny tensor operations. sqrt is
+# libm's correctly rounded one and exp/log/log1p/expm1 are libm's (within an ulp); torch's
+# CPU kernels for these (MKL's vector math) differ from them in the last bit for about one
+# argument in seventy, so the host and device paths agree to an ulp, not bitwise. The helpers
+# below never raise where a tensor operation would return inf/nan.
 def f64_div(a: float, b: float) -> float:
     """IEEE ``a / b`` (``+-inf`` or nan for ``b == 0``, as a tensor division gives)."""
     try:
@@ -266,9 +266,38 @@ def f64_div(a: float, b: float) -> float:
 
 
 def f64_sqrt(a: float) -> float:
-    """``torch.sqrt`` of a float64 value (nan for ``a < 0``). torch's CPU kernel is not
-    always libm's correctly rounded ``sqrt`` (1 ulp apart), so it is torch's that runs."""
-    return torch.sqrt(torch.scalar_tensor(a, dtype=F64)).item()
+    """Correctly rounded ``sqrt`` (nan for ``a < 0`` or nan, as ``torch.sqrt``)."""
+    return math.sqrt(a) if a >= 0.0 else math.nan
+
+
+def f64_exp(a: float) -> float:
+    """``exp`` with ``inf`` on overflow (as ``torch.exp``)."""
+    try:
+        return math.exp(a)
+    except OverflowError:
+        return math.inf
+
+
+def f64_expm1(a: float) -> float:
+    """``expm1`` with ``inf`` on overflow (as ``torch.expm1``)."""
+    try:
+        return math.expm1(a)
+    except OverflowError:
+        return math.inf
+
+
+def f64_log(a: float) -> float:
+    """``log`` with ``log 0 = -inf`` and nan below 0 (as ``torch.log``)."""
+    if a > 0.0:
+        return math.log(a)
+    return -math.inf if a == 0.0 else math.nan
+
+
+def f64_log1p(a: float) -> float:
+    """``log1p`` with ``log1p(-1) = -inf`` and nan below -1 (as ``torch.log1p``)."""
+    if a > -1.0:
+        return math.log1p(a)
+    return -math.inf if a == -1.0 else math.nan
 
 
 def f64_min(a: float, b: float) -> float:
@@ -283,11 +312,6 @@ def f64_clamp01(a: float) -> float:
     if a != a:
         return a
     return 0.0 if a < 0.0 else (1.0 if a > 1.0 else a)
-
-
-def f64_apply(fn: Callable[[Tensor], Tensor], a: float) -> float:
-    """``fn`` (a torch elementwise function) of one float64 value, as a Python float."""
-    return fn(torch.scalar_tensor(a, dtype=F64)).item()
 
 
 # ------------------------------------------------------------------------- base class

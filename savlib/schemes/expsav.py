@@ -72,7 +72,8 @@ import torch
 from torch import Tensor
 
 from .base import (F64, EnergyOptimizer, add_scaled_, check_nonnegative, check_positive,
-                   check_unit_interval, evaluate_loss, evaluate_loss_no_grad, f64_apply,
+                   check_unit_interval, evaluate_loss, evaluate_loss_no_grad, f64_exp, f64_expm1,
+                   f64_log, f64_log1p,
                    f64_clamp01, f64_div, f64_min)
 
 __all__ = ["ExpSAV", "RelExpSAV", "relax_expsav", "relax_expsav_float"]
@@ -103,13 +104,14 @@ def relax_expsav(log_r: Tensor, log_r_tilde: Tensor, log_r_hat: Tensor, x: Tenso
 def relax_expsav_float(log_r: float, log_r_tilde: float, log_r_hat: float, x: float,
                        eta_eff: float) -> tuple[float, float]:
     """:func:`relax_expsav` on Python floats (the CPU step): the same float64 operations
-    in the same order, so the same bits (``tests/schemes/test_expsav.py`` checks this)."""
-    log_bound = f64_min(log_r + f64_apply(torch.log1p, eta_eff * x) - f64_apply(torch.log1p, x), log_r)
+    in the same order, with libm's log1p/expm1, so it agrees with the tensor form to a few
+    ulp (``tests/schemes/test_expsav.py`` checks this)."""
+    log_bound = f64_min(log_r + f64_log1p(eta_eff * x) - f64_log1p(x), log_r)
     finite = math.isfinite(log_r_hat)
     new = f64_min(log_r_hat, log_bound) if finite else log_r_tilde
     if finite and log_r_hat > log_r_tilde:
-        den = f64_apply(torch.expm1, log_r_tilde - log_r_hat)
-        return new, f64_clamp01(f64_div(f64_apply(torch.expm1, new - log_r_hat), den))
+        den = f64_expm1(log_r_tilde - log_r_hat)
+        return new, f64_clamp01(f64_div(f64_expm1(new - log_r_hat), den))
     return new, (0.0 if finite else 1.0)
 
 
@@ -221,7 +223,7 @@ class _ExpSAVFamily(EnergyOptimizer):
                      uniform: float | None = None) -> Tensor:
         """:meth:`step` after the reductions, on Python floats (CPU): the same float64
         operations in the same order as the tensor path; ``log``/``exp``/``log1p``/``expm1``
-        are torch's, applied to 0-d float64 tensors."""
+        are libm's (see ``savlib.schemes.base``)."""
         d = self.defaults
         logC = math.log(d["C"])
         if d["validate"] and not math.isfinite(I + S):      # S >= 0: finite iff both are
@@ -236,10 +238,10 @@ class _ExpSAVFamily(EnergyOptimizer):
         log_r = log_r_hat if log_r_t is None else log_r_t.item()   # r_0 = C exp(I(theta_0))
         if d["update"] == "2.2.4":
             # dt S_n / r_n without forming r_n (x = 0 for S = 0, also when log r = -inf)
-            x = f64_apply(torch.exp, f64_apply(torch.log, S) - log_r) if S > 0 else 0.0
+            x = f64_exp(f64_log(S) - log_r) if S > 0 else 0.0
         else:
             x = S                                            # Thm 2.3
-        log1p_x = f64_apply(torch.log1p, x)
+        log1p_x = f64_log1p(x)
         log_r_tilde = log_r - log1p_x
         scale = f64_div(1.0, 1.0 + x)                        # r_{n+1} / r_n
         self._add_scaled_floats(ps, gs, c, -scale, uniform)
@@ -263,7 +265,7 @@ class _ExpSAVFamily(EnergyOptimizer):
         sc["step"] = sc.get("step", 0) + 1
         sc["log_r"] = torch.scalar_tensor(new, dtype=F64, device=dev)
         sc["xi"] = xi_t
-        vals += [I, new, log_r, log_r_tilde, log_r_hat, f64_apply(torch.exp, log_r - log_r_hat),
+        vals += [I, new, log_r, log_r_tilde, log_r_hat, f64_exp(log_r - log_r_hat),
                  new - logC, xi, x, scale, scale * self.param_groups[0]["lr"], diss_dt]
         self._set_float_diagnostics(keys, vals, dev)
         if self.process_group is not None:                    # the global (mean) loss

@@ -114,7 +114,8 @@ def relax_sav(r_tilde: Tensor, r_hat: Tensor, dissipation: Tensor, eta: float
 def relax_sav_float(r_tilde: float, r_hat: float, dissipation: float, eta: float
                     ) -> tuple[float, float]:
     """:func:`relax_sav` on Python floats (the CPU step): the same float64 operations in
-    the same order, so the same bits (``tests/schemes/test_sav.py`` checks this)."""
+    the same order, with libm's correctly rounded sqrt, so it agrees with the tensor form to
+    an ulp (``tests/schemes/test_sav.py`` checks this)."""
     bound = f64_sqrt(r_tilde * r_tilde + eta * dissipation)
     finite = math.isfinite(r_hat)
     r_new = f64_min(r_hat, bound) if finite else r_tilde

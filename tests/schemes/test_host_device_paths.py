@@ -91,3 +91,19 @@ def test_host_path_mixed_dtypes():
     c = 0.1                      # dt / (1 + dt lam), lam = 0
     torch.testing.assert_close(w64.detach(), ref[1] - c * K * 2 * ref[1], rtol=1e-14, atol=0)
     torch.testing.assert_close(w32.detach(), ref[0] - (c * K) * 2 * ref[0], rtol=1e-6, atol=1e-7)
+
+
+def test_f64_helpers_match_torch_edge_cases():
+    """The host-path scalar functions give torch's inf/nan results where libm would raise."""
+    import math
+
+    from savlib.schemes.base import f64_exp, f64_expm1, f64_log, f64_log1p, f64_sqrt
+    pairs = [(f64_sqrt, torch.sqrt, [-1.0, 0.0, 2.0, math.inf, math.nan]),
+             (f64_exp, torch.exp, [-math.inf, -1e4, 0.0, 1e4, math.inf, math.nan]),
+             (f64_expm1, torch.expm1, [-math.inf, 0.0, 1e-20, 1e4, math.nan]),
+             (f64_log, torch.log, [-1.0, 0.0, 1e-300, 3.0, math.inf, math.nan]),
+             (f64_log1p, torch.log1p, [-2.0, -1.0, 1e-20, 3.0, math.inf, math.nan])]
+    for ours, theirs, xs in pairs:
+        for x in xs:
+            a, b = ours(x), theirs(torch.tensor(x, dtype=torch.float64)).item()
+            assert (a == b) or (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=4e-16), (ours, x)

@@ -268,8 +268,9 @@ def test_convergence(case, steps, ratio, dist):
         assert err <= dist
 
 
-def test_relax_sav_float_is_bitwise_relax_sav():
-    """The CPU step's float relaxation and the tensor one give the same bits, edge cases included."""
+def test_relax_sav_float_matches_relax_sav():
+    """The CPU step's float relaxation and the tensor one agree to a few ulp (libm's sqrt /
+    log1p / expm1 against torch's CPU kernels), edge cases (inf, nan, equal inputs) exactly."""
     import math
     import random
 
@@ -282,4 +283,5 @@ def test_relax_sav_float_is_bitwise_relax_sav():
         want = relax_sav(*(torch.tensor(v, dtype=torch.float64) for v in (rt, rh, d)), eta)
         got = relax_sav_float(rt, rh, d, eta)
         for w, g in zip(want, got):
-            assert torch.equal(w, torch.tensor(g, dtype=torch.float64)) or (w.isnan() and math.isnan(g))
+            w = w.item()
+            assert (w == g) or (math.isnan(w) and math.isnan(g)) or math.isclose(w, g, rel_tol=4e-16, abs_tol=4e-16)
