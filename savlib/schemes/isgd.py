@@ -165,7 +165,10 @@ class ISGD(EnergyOptimizer):
             module docstring). Ignored by L-BFGS, which runs with ``lr=1`` and a
             strong-Wolfe line search.
         inner_state: ``"fresh"`` (default) starts the inner Adam anew at every outer step,
-            ``"carry"`` lets its moments run on across outer steps (module docstring).
+            ``"carry"`` lets its moments run on across outer steps (module docstring). When a
+            step fails (non-finite loss in the inner solve) the parameters are restored to
+            ``theta_n``; with ``"carry"`` the inner moments keep the updates made before the
+            failure.
         inner_kwargs: extra keyword arguments for the inner Adam (``betas``, ``eps``: savlib's
             fresh-state Adam, see ``_FreshAdam``; anything else: ``torch.optim.Adam``) /
             ``torch.optim.LBFGS`` (L-BFGS defaults here: ``tolerance_grad=0``,
