@@ -597,12 +597,25 @@ class EnergyOptimizer(torch.optim.Optimizer):
             uniform = c[0] if all(x == c[0] for x in c) else None
             cache = (key, torch.tensor(c, dtype=F64), list(zip(c, w)), uniform)
             self._coef_floats = cache
-        norms = torch._foreach_norm(gs) if self.foreach else [torch.linalg.vector_norm(g) for g in gs]
         S = 0.0
         D = 0.0
-        for t, (ci, wi) in zip(norms, cache[2]):
-            v = t.item()
-            v *= v
+        for v, (ci, wi) in zip(self._host_sq_norms(gs), cache[2]):
             S += ci * v
             D += wi * v
         return ps, gs, S, D, cache[1], cache[3]
+
+    def _host_sq_norms(self, tensors: Sequence[Tensor]) -> list[float]:
+        """CPU form of :func:`sq_norms`: ``|t_i|^2`` as Python floats, each norm taken in the
+        tensor's dtype (one ``_foreach_norm``) and read once, then squared in float64."""
+        norms = (torch._foreach_norm(list(tensors)) if self.foreach
+                 else [torch.linalg.vector_norm(t) for t in tensors])
+        return [v * v for v in (t.item() for t in norms)]
+
+    def _host_loss_new(self, closure: Callable[[], Any], who: str) -> float:
+        """The loss at the new parameters for the relaxed schemes' CPU step (the closure
+        again under ``no_grad``), as a Python float; with a process group the mean over
+        the ranks (the second collective of a relaxed step)."""
+        loss_new = evaluate_loss_no_grad(closure, who)
+        if self.process_group is not None:
+            (loss_new,), _ = self._reduce([loss_new.to(device=self._device, dtype=F64)])
+        return loss_new.item()

@@ -115,6 +115,15 @@ def relax_expsav_float(log_r: float, log_r_tilde: float, log_r_hat: float, x: fl
     return new, (0.0 if finite else 1.0)
 
 
+def _nonfinite(who: str, loss: float) -> ValueError:
+    """The error of a step whose loss or gradient is not finite (parameters untouched)."""
+    if not math.isfinite(loss):
+        return ValueError(f"{who}.step: the loss is {loss}; expected a finite loss "
+                          "(parameters left unchanged)")
+    return ValueError(f"{who}.step: a gradient has non-finite entries (or its norm "
+                      "overflows); parameters left unchanged")
+
+
 class _ExpSAVFamily(EnergyOptimizer):
     """Shared step of ExpSAV and RelExpSAV; see the module docstring."""
 
@@ -166,11 +175,7 @@ class _ExpSAVFamily(EnergyOptimizer):
             # Host sync on purpose: a non-finite loss or gradient must raise before the
             # parameters change, so the step has to branch on the host here.
             if not bool(torch.isfinite(I + S)):             # S >= 0: finite iff both are
-                if not bool(torch.isfinite(I)):
-                    raise ValueError(f"{who}.step: the loss is {I.item()}; expected a finite "
-                                     "loss (parameters left unchanged)")
-                raise ValueError(f"{who}.step: a gradient has non-finite entries (or its norm "
-                                 "overflows); parameters left unchanged")
+                raise _nonfinite(who, I.item())
         sc = self.scalars
         log_r_hat = logC + I
         log_r = sc.get("log_r")
@@ -227,11 +232,7 @@ class _ExpSAVFamily(EnergyOptimizer):
         d = self.defaults
         logC = math.log(d["C"])
         if d["validate"] and not math.isfinite(I + S):      # S >= 0: finite iff both are
-            if not math.isfinite(I):
-                raise ValueError(f"{who}.step: the loss is {I}; expected a finite "
-                                 "loss (parameters left unchanged)")
-            raise ValueError(f"{who}.step: a gradient has non-finite entries (or its norm "
-                             "overflows); parameters left unchanged")
+            raise _nonfinite(who, I)
         sc = self.scalars
         log_r_hat = logC + I
         log_r_t = sc.get("log_r")
@@ -247,10 +248,7 @@ class _ExpSAVFamily(EnergyOptimizer):
         self._add_scaled_floats(ps, gs, c, -scale, uniform)
         diss_dt = scale * scale * wn2                        # |dtheta|^2 / dt
         if self._relax:
-            loss_new_t = evaluate_loss_no_grad(closure, who)
-            if self.process_group is not None:          # the second collective of RelExpSAV
-                (loss_new_t,), _ = self._reduce([loss_new_t.to(device=dev, dtype=F64)])
-            loss_new = loss_new_t.item()
+            loss_new = self._host_loss_new(closure, who)
             log_r_hat_new = logC + loss_new
             total = scale * scale * S
             share = f64_div(diss_dt, total) if total > 0 else 1.0

@@ -529,12 +529,9 @@ class IEQAdaptive(_IEQBase):
         formulas, float64), so the step launches no tensor operation between the reduction
         and the update; the diagnostics are formed on first read. With a process group
         ``|q_n|^2`` and the energy go through one float64 all_reduce."""
-        norms = (torch._foreach_norm(gs) if self.foreach
-                 else [torch.linalg.vector_norm(g) for g in gs])
         wsum = 0.0                                      # sum_g dt_g |grad_g E|^2
-        for t, (_, dt) in zip(norms, act):
-            v = t.item()
-            wsum += dt * (v * v)
+        for v, (_, dt) in zip(self._host_sq_norms(gs), act):
+            wsum += dt * v
         q64 = q_n.to(F64)
         qq = torch.dot(q64, q64)
         energy = None

@@ -226,12 +226,7 @@ class _SAVFamily(EnergyOptimizer):
                     # Host sync on purpose: a bad loss/gradient must raise *before* the Adam
                     # moments or the parameters change, so the branch has to be taken here.
                     if cpu:
-                        norms = (torch._foreach_norm(all_g) if self.foreach
-                                 else [torch.linalg.vector_norm(g) for g in all_g])
-                        g2 = 0.0
-                        for t in norms:
-                            v = t.item()
-                            g2 += v * v
+                        g2 = sum(self._host_sq_norms(all_g))
                         if not (math.isfinite(Iv + g2) and Iv > -C):
                             self._raise_bad(loss.to(F64) if I is None else I,
                                             torch.tensor(g2, dtype=F64), C)
@@ -254,16 +249,12 @@ class _SAVFamily(EnergyOptimizer):
             # one fused all_reduce (loss; and S, |dtheta|^2/dt-unit when sharded)
             if self.process_group is not None:
                 (I,), (S, diss_unit) = self._reduce([I], [S, diss_unit])
-            if validate:
+            # (a CPU step gets here only with validate=False and I + C <= 0: see above)
+            if validate and not cpu and not bool(torch.isfinite(I + S) & (I > -C)):
                 # Host sync on purpose: the step must raise before touching the parameters
                 # when the loss or a gradient is not finite or I + C <= 0. (S >= 0, so
                 # I + S is finite iff both are.)
-                if cpu:
-                    Iv = (loss if I is None else I).item()
-                    if not (math.isfinite(Iv + S.item()) and Iv > -C):
-                        self._raise_bad(loss.to(F64) if I is None else I, S, C)
-                elif not bool(torch.isfinite(I + S) & (I > -C)):
-                    self._raise_bad(I, S, C)
+                self._raise_bad(I, S, C)
             upd_coef = c
 
         if cpu:
@@ -328,10 +319,7 @@ class _SAVFamily(EnergyOptimizer):
         self._add_scaled_floats(ps, upd, upd_coef, -K, uniform)   # eq. 19 / Alg. 2 line 5
         dissipation = K * K * diss_unit                           # |dtheta|^2 / dt
         if self._relax:
-            loss_new_t = evaluate_loss_no_grad(closure, who)
-            if self.process_group is not None:              # the second collective of RelSAV
-                (loss_new_t,), _ = self._reduce([loss_new_t.to(device=dev, dtype=F64)])
-            loss_new = loss_new_t.item()
+            loss_new = self._host_loss_new(closure, who)
             r_hat_new = f64_sqrt(loss_new + C)
             r_new, xi = relax_sav_float(r_tilde, r_hat_new, dissipation, self.defaults["eta"])
             xi_t = torch.scalar_tensor(xi, dtype=F64, device=dev)
