@@ -143,6 +143,11 @@ def _residual(closure: Callable[[], Tensor], name: str) -> Tensor:
                         "q = f(w) - y with its autograd graph (do not call backward in it)")
     with torch.enable_grad():
         q = closure()
+        _check_residual(q, name)
+        return q.reshape(-1)
+
+
+def _check_residual(q: Any, name: str) -> None:
     if not isinstance(q, Tensor):
         raise TypeError(f"{name}: the closure must return the residual vector q = f(w) - y as a "
                         f"tensor, got {type(q).__name__}")
@@ -155,8 +160,6 @@ def _residual(closure: Callable[[], Tensor], name: str) -> Tensor:
                          "compute it from the parameters with grad enabled and do not detach it")
     if q.is_complex():
         raise TypeError(f"{name}: complex residuals are not supported")
-    with torch.enable_grad():
-        return q.reshape(-1)
 
 
 class _IEQBase(EnergyOptimizer):
@@ -482,11 +485,11 @@ class IEQAdaptive(_IEQBase):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor:  # type: ignore[override]
-        q_true = _residual(closure, self._name)
         act = self._active()
         plist = [p for p, _ in act]
-        q_n = self._q_n(q_true)
-        with torch.enable_grad():
+        with torch.enable_grad():       # one grad-mode switch for the residual and J^T q_n
+            q_true = _residual(closure, self._name)
+            q_n = self._q_n(q_true)
             gs = torch.autograd.grad(q_true, plist, grad_outputs=q_n, allow_unused=True)
         gs = [g if g is not None else torch.zeros_like(p) for g, p in zip(gs, plist)]
         dev = q_n.device
@@ -538,7 +541,8 @@ class IEQAdaptive(_IEQBase):
         if self.process_group is not None:
             # |q|^2 of the global residual and its energy in one float64 all_reduce; the
             # finite check below then sees a NaN of any rank on every rank
-            (qq, e2), _ = self._reduce([qq, q_true.detach().to(F64).square().sum()])
+            e2 = qq if not self.defaults["evolve_q"] else q_true.detach().to(F64).square().sum()
+            (qq, e2), _ = self._reduce([qq, e2])
             energy = 0.5 * e2
         qq = qq.item()
         # host read on purpose (the .item() above): a non-finite residual or gradient must
@@ -566,6 +570,10 @@ class IEQAdaptive(_IEQBase):
                      lr_eff=lambda: f64(alpha * lr0))
         if energy is not None:
             return energy.to(dtype=q_true.dtype, device=q_true.device)
+        if not self.defaults["evolve_q"]:
+            # q_n is q(w_n) itself: 1/2 |q|^2 from the float64 |q_n|^2 already on the host
+            # (the device path sums in q's dtype; they agree to q's rounding)
+            return torch.scalar_tensor(0.5 * qq, dtype=q_true.dtype)
         return 0.5 * q_true.detach().square().sum()
 
 

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 from harness import CASES, PROBLEMS, Case, check_state_dict_continuation, check_untouched_on_error, ids, run
 from savlib.schemes import SAV, ExpSAV, RelExpSAV, RelSAV, ResSAV, make_closure
@@ -225,3 +226,64 @@ def test_diagnostics_need_no_host_sync_and_track_loss():
     assert float(dg["r_hat"]) == pytest.approx(math.sqrt(float(l0) + 1.0), rel=1e-14)
     assert float(dg["energy"]) == pytest.approx(float(dg["r"]) ** 2, rel=1e-14)
     assert float(dg["lr_eff"]) == pytest.approx(0.5 * float(dg["step_scale"]), rel=1e-14)
+
+
+# ------------------------------------------------------------ step hooks and the profiler
+# savlib's step skips torch's record_function scope only when nothing can observe it
+# (savlib.schemes.base._hook_step); with a hook or a profiler it goes through torch's wrapper.
+HOOK_CASES = [c for c in CASES if c.cls in (SAV, RelSAV, ExpSAV)][:3]
+
+
+@pytest.mark.parametrize("case", HOOK_CASES, ids=ids(HOOK_CASES))
+def test_step_hooks_run_in_torch_order_and_can_replace_arguments(case):
+    prob, opt = case.make()
+    calls = []
+    swapped = []
+
+    def counting_closure():
+        swapped.append(1)
+        return prob.closure()
+
+    def pre(o, args, kwargs):
+        assert o is opt
+        calls.append("pre")
+        assert args[0] is opt                  # torch passes (self, closure) as args
+        return (opt, counting_closure), {}
+
+    h1 = opt.register_step_pre_hook(pre)
+    h2 = opt.register_step_post_hook(lambda o, a, k: calls.append("post"))
+    g1 = register_optimizer_step_pre_hook(lambda o, a, k: calls.append("gpre"))
+    g2 = register_optimizer_step_post_hook(lambda o, a, k: calls.append("gpost"))
+    try:
+        before = [p.detach().clone() for p in prob.params]
+        opt.step(prob.closure)
+    finally:
+        for h in (h1, h2, g1, g2):
+            h.remove()
+    assert calls == ["gpre", "pre", "post", "gpost"]          # torch's order
+    assert swapped, "the closure returned by the pre hook was not used"
+    assert any(not torch.equal(a, b) for a, b in zip(before, prob.params))
+    calls.clear()
+    opt.step(prob.closure)                                    # hooks removed: fast route
+    assert calls == []
+
+
+@pytest.mark.parametrize("case", HOOK_CASES[:1], ids=ids(HOOK_CASES[:1]))
+def test_profiler_sees_the_step_event(case):
+    prob, opt = case.make()
+    opt.step(prob.closure)                                    # no profiler: fast route
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        opt.step(prob.closure)
+    names = {e.name for e in prof.events()}
+    assert f"Optimizer.step#{type(opt).__name__}.step" in names, sorted(names)[:20]
+
+
+def test_every_scheme_step_is_wrapped_once():
+    """torch.optim must not add its own wrapper on top of savlib's (that would bring the
+    profiler scope back), and each scheme class is wrapped by savlib exactly once."""
+    import savlib.schemes as S
+    for cls in (S.SAV, S.ResSAV, S.RelSAV, S.ExpSAV, S.RelExpSAV, S.IEQ, S.IEQAdaptive, S.ISGD):
+        assert getattr(cls.step, "hooked", False), cls
+        assert cls.step.__wrapped__.__name__ == "step"
+        assert not hasattr(cls.step.__wrapped__, "__wrapped__") or not getattr(
+            cls.step.__wrapped__, "hooked", False), cls
