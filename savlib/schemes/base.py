@@ -335,9 +335,9 @@ def _hook_step(func: Callable[..., Any]) -> Callable[..., Any]:
     ``record_function("Optimizer.step#<Class>.step")`` scope that also runs the step hooks.
     For torch's own optimizers the scope holds only the update. A savlib scheme calls the
     closure inside ``step``, so the whole forward and backward pass would run inside that
-    scope, and on CPU that is not free even with no profiler running: about 0.06-0.1 ms per
-    iteration for the n = 1e5 MLP of ``benchmarks/step_cost.py`` (~1 ms per iteration;
-    measured by timing the closure with and without the scope). So savlib goes through
+    scope, and on CPU that is not free even with no profiler running: the ``SAV+hook`` row of
+    ``benchmarks/step_cost.py`` (SAV sent through torch's wrapper) costs 0.07-0.10 of an SGD
+    iteration more than SAV at n = 1e5 and 1e6 in the stored run. So savlib goes through
     torch's wrapper (same profiler event, same hooks, same order) whenever a profiler is
     active or any step hook, global or per optimizer, is registered, and otherwise calls the
     step directly (followed, as in torch, by ``_optimizer_step_code``, the profiler's entry
@@ -658,12 +658,11 @@ class EnergyOptimizer(torch.optim.Optimizer):
         """CPU form of :func:`sq_norms`: ``|t_i|^2`` as Python floats.
 
         float32 and float64 tensors: ``torch.dot(t, t)`` in the tensor's dtype (BLAS), one
-        pass and one host read per tensor. On this CPU it costs about half of
-        ``_foreach_norm`` plus its reads (~25 us instead of ~50 us for the n = 1e5 MLP of
-        ``benchmarks/step_cost.py``), and it is the more accurate of the two in float32
-        (|t|^2 of 1e6 standard normals: relative error 2e-6 against 2e-5 for the squared
-        norm). Both overflow to inf at the same point (torch's CPU norm does not rescale),
-        which the schemes' finite checks report. Half precision keeps the norm, squared in
+        pass and one host read per tensor. On CPU this is cheaper than ``_foreach_norm``
+        followed by a read per norm, and it is the more accurate of the two in float32
+        (``tests/schemes/test_host_device_paths.py`` checks it on 1e6 standard normals).
+        Both overflow to inf at the same point (torch's CPU norm does not rescale), which
+        the schemes' finite checks report. Half precision keeps the norm, squared in
         float64: a dot product in float16 overflows once ``|t| > 256``."""
         out = []
         for t in tensors:

@@ -107,3 +107,23 @@ def test_f64_helpers_match_torch_edge_cases():
         for x in xs:
             a, b = ours(x), theirs(torch.tensor(x, dtype=torch.float64)).item()
             assert (a == b) or (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=4e-16), (ours, x)
+
+
+def test_host_squared_norms_dot_products():
+    """The CPU path takes |t|^2 as a dot product in the tensor's dtype: in float32 that is
+    more accurate than the squared float32 norm, exact-ish in float64, and half precision
+    keeps the norm (a float16 dot product overflows once |t| > 256)."""
+    torch.manual_seed(0)
+    opt = SAV([torch.zeros(1, requires_grad=True)], lr=0.1)
+    x = torch.randn(1_000_000)
+    exact = float(x.double().square().sum())
+    dot32, = opt._host_sq_norms([x])
+    norm32 = float(torch.linalg.vector_norm(x)) ** 2
+    assert abs(dot32 - exact) / exact < 1e-5
+    assert abs(dot32 - exact) <= abs(norm32 - exact)
+    x64 = x.double()
+    assert opt._host_sq_norms([x64])[0] == pytest.approx(exact, rel=1e-13)
+    h = torch.full((4,), 300.0, dtype=torch.float16)       # |h| = 600, |h|^2 = 360000
+    assert torch.isinf(torch.dot(h, h))
+    assert opt._host_sq_norms([h])[0] == pytest.approx(360000.0, rel=1e-3)
+    assert opt._host_sq_norms([torch.tensor(3.0)])[0] == 9.0   # 0-d tensors
