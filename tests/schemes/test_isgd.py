@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from harness import Case, check_state_dict_continuation, check_untouched_on_error, ids
 from savlib.gradflow import gd_factor, igd_factor, stiff_quadratic
+from savlib.schemes import make_closure
 from savlib.schemes.isgd import ISGD, isgd_adam
 
 F64 = torch.float64
@@ -177,13 +178,7 @@ def test_state_dict_continuation_bit_exact(inner):
     y = torch.sin(x[:, :1])
 
     def make(model):
-        def closure():
-            model.zero_grad()
-            loss = torch.nn.functional.mse_loss(model(x), y)
-            if torch.is_grad_enabled():
-                loss.backward()
-            return loss
-        return closure
+        return make_closure(model, torch.nn.functional.mse_loss, x, y)
     opt = ISGD(net.parameters(), lr=0.5, inner=inner, inner_steps=5, inner_lr=1e-2)
     for _ in range(3):
         opt.step(make(net))
@@ -294,13 +289,7 @@ def test_fresh_inner_adam_matches_torch_adam(dtype):
         net = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 2)).to(dtype)
         x, y = torch.randn(16, 5, dtype=dtype), torch.randn(16, 2, dtype=dtype)
         x[:, 0] = 0.0                                   # first-layer weight column gets no gradient
-
-        def closure():
-            net.zero_grad()
-            loss = torch.nn.functional.mse_loss(net(x), y)
-            if torch.is_grad_enabled():
-                loss.backward()
-            return loss
+        closure = make_closure(net, torch.nn.functional.mse_loss, x, y)
         opt = ISGD(net.parameters(), lr=2.0, inner_steps=4, inner_kwargs=inner_kwargs)
         losses = [opt.step(closure) for _ in range(6)]
         return [p.detach().clone() for p in net.parameters()], losses, opt.diagnostics
