@@ -188,6 +188,7 @@ def table(res: dict[str, Any]) -> str:
 # The book's demonstration of local vs global energy moved to savlib (a notebook must import
 # from savlib): savlib.distributed.demo_local_vs_global, re-exported here for old callers.
 from savlib.distributed import demo_local_vs_global  # noqa: E402,F401
+from savlib.experiments.record import benchmark_provenance  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,7 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--K1", type=int, default=5)
     p.add_argument("--out", default=str(RESULTS))
     a = p.parse_args(argv)
+    t0 = time.perf_counter()
     res = measure(a.world, a.steps, a.width, a.batch, a.K1)
+    res["provenance"] = benchmark_provenance(__file__, argv if argv is not None else sys.argv[1:],
+                                             time.perf_counter() - t0)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(res, indent=1))
     print(table(res))

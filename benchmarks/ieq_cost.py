@@ -23,11 +23,13 @@ import json
 import platform
 import random
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
 
+from savlib.experiments.record import benchmark_provenance
 from savlib.schemes.ieq import IEQ, IEQAdaptive, mse_residual
 
 
@@ -69,6 +71,7 @@ def main() -> None:
     ap.add_argument("--batches", nargs="+", type=int, default=None, help="batch sizes to time")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "ieq_cost.json"))
     args = ap.parse_args()
+    t_start = time.perf_counter()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     rng = random.Random(0)
@@ -123,6 +126,7 @@ def main() -> None:
     if b64:
         out["ieq_ratio_b64"] = b64[0]["ratio_to_sgd"]["IEQ (linear Gram)"]
         print(f"IEQ / SGD at batch 64: {out['ieq_ratio_b64']:.2f}x (target <= 2.5x)")
+    out["provenance"] = benchmark_provenance(__file__, sys.argv[1:], time.perf_counter() - t_start)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))
     print("wrote", args.out)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from savlib.experiments.record import benchmark_provenance
 from savlib.meanfield import Grid, METHODS, forward, loss_and_grad
 
 
@@ -165,6 +166,7 @@ def main() -> None:
         "memory_vs_depth": mem,
         "targets": {"forward_vs_matmul": ">= 0.6", "adjoint_total_over_forward": "<= 3"},
         "wall_seconds": time.time() - t0,
+        "provenance": benchmark_provenance(__file__, sys.argv[1:], time.time() - t0),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))

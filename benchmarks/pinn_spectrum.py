@@ -30,7 +30,7 @@ PAPER = {"u_L": 1.1e4, "u_H": 4.6e8}
 
 
 def run(name, problem, widths, steps, k, seed, progress):
-    model = problem.default_model(widths=widths, generator=torch.Generator().manual_seed(seed)).double()
+    model = problem.default_model(widths=widths, generator=savlib.generator(seed)).double()
     n = sum(p.numel() for p in model.parameters())
     out = {"problem": name, "params": n, "widths": widths, "adam_steps": steps}
     t0 = time.perf_counter()

@@ -60,6 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import savlib.schemes as S  # noqa: E402
+from savlib.experiments.record import benchmark_provenance  # noqa: E402
 
 D_IN = 64
 
@@ -446,6 +447,8 @@ def main(argv=None):
         batch=a.batch, reps=reps, dtype="float32", timing=timing, memory=mem, ieq_batch=ieq,
         wall_seconds=time.time() - t_start,
     )
+    res["provenance"] = benchmark_provenance(__file__, argv if argv is not None else sys.argv[1:],
+                                             res["wall_seconds"])
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(res, indent=1))
     print(f"\nwrote {a.out} ({res['wall_seconds']:.0f} s)\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .config import get_device, pick, quick, seed_everything, setup
+from .config import generator, get_device, pick, quick, seed_everything, seed_offset, setup, shift_seed
 
-__all__ = ["__version__", "get_device", "pick", "quick", "seed_everything", "setup"]
+__all__ = ["__version__", "generator", "get_device", "pick", "quick", "seed_everything", "seed_offset", "setup",
+           "shift_seed"]

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .config import generator
+
 __all__ = [
     "flatten",
     "Hessian",
@@ -231,7 +233,7 @@ def lanczos(op, n: int | None = None, k: int = 1, *, which: str = "LA", tol: flo
     m_max = min(n, max(10 * k + 40, 100)) if max_steps is None else int(max_steps)
     if m_max < k:
         raise ValueError(f"max_steps={m_max} is smaller than k={k}")
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     q = torch.randn(n, generator=g, dtype=torch.float64)
     q /= torch.linalg.vector_norm(q)
     Q = torch.zeros(m_max + 1, n, dtype=torch.float64)

@@ -7,6 +7,9 @@ Everything that depends on the environment is read here and nowhere else:
   ``make book`` leaves it to the caller).
 * ``SAVLIB_DEVICE`` -- force a device (``cpu``, ``cuda``, ``cuda:1``, ``mps``); by
   default CUDA is used when present, else the CPU.
+* ``SAVLIB_SEED`` -- a non-negative integer added to every seed savlib draws from
+  (:func:`shift_seed`): the book's chapters, the problems' data, ``fit``'s batch order and
+  the experiments all run on another seed without a code change. Unset means 0.
 * ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE`` -- set by ``torchrun`` for every worker; read by
   :func:`launcher_env` (``python -m savlib.experiments`` uses ``LOCAL_RANK`` to give each
   process of a node its own GPU; book chapter "Training at scale").
@@ -25,7 +28,8 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-__all__ = ["quick", "pick", "get_device", "seed_everything", "setup", "SetupInfo", "launcher_env"]
+__all__ = ["quick", "pick", "get_device", "seed_offset", "shift_seed", "generator", "seed_everything", "setup",
+           "SetupInfo", "launcher_env"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -92,20 +96,52 @@ def launcher_env() -> dict[str, int] | None:
     return out
 
 
-def seed_everything(seed: int = 0) -> torch.Generator:
-    """Seed Python's ``random``, NumPy and torch (all devices); return a torch Generator
-    seeded the same way for code that wants its own stream."""
-    if not isinstance(seed, int) or seed < 0:
+def seed_offset() -> int:
+    """The shift ``SAVLIB_SEED`` asks for (0 when unset): every seed savlib draws from is
+    ``seed + seed_offset()``. Read on every call; a value that is not an integer >= 0 raises
+    ``ValueError``."""
+    raw = os.environ.get("SAVLIB_SEED", "").strip()
+    if not raw:
+        return 0
+    try:
+        k = int(raw)
+    except ValueError:
+        k = -1
+    if k < 0:
+        raise ValueError(f"SAVLIB_SEED={raw!r}: expected an integer >= 0")
+    return k
+
+
+def shift_seed(seed: int) -> int:
+    """``seed + seed_offset()``, the seed savlib actually uses for a requested ``seed``."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
+    return seed + seed_offset()
+
+
+def generator(seed: int, device: str | torch.device | None = None) -> torch.Generator:
+    """A torch Generator (on ``device``, default CPU) seeded with :func:`shift_seed` of ``seed``:
+    the one way savlib's problems, samplers and experiments draw random numbers."""
+    g = torch.Generator(device=device) if device is not None else torch.Generator()
+    return g.manual_seed(shift_seed(seed))
+
+
+def seed_everything(seed: int = 0) -> torch.Generator:
+    """Seed Python's ``random``, NumPy and torch (all devices) with :func:`shift_seed` of
+    ``seed``; return a torch Generator seeded the same way for code that wants its own stream.
+    Chapters seed through this function (never bare ``torch.manual_seed``), so that
+    ``SAVLIB_SEED`` moves them to another seed."""
+    s = shift_seed(seed)
+    random.seed(s)
+    np.random.seed(s % 2**32)
+    torch.manual_seed(s)
+    return torch.Generator().manual_seed(s)
 
 
 @dataclass(frozen=True)
 class SetupInfo:
-    """What :func:`setup` chose; printed by the first cell of every chapter."""
+    """What :func:`setup` chose; printed by the first cell of every chapter. ``seed`` is the
+    seed in use, i.e. the requested one shifted by ``SAVLIB_SEED``."""
 
     device: torch.device
     seed: int
@@ -128,6 +164,7 @@ def setup(seed: int = 0, dtype: torch.dtype = torch.float32, device: str | None 
     versions, device and mode.
     """
     seed_everything(seed)
+    seed = shift_seed(seed)
     dev = get_device(device)
     torch.set_default_dtype(dtype)
     _png_figures()

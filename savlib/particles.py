@@ -56,6 +56,8 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from .config import shift_seed
+
 __all__ = [
     "MeanFieldNet",
     "SmoothedParticleNet",
@@ -203,7 +205,7 @@ class SmoothedParticleNet(nn.Module):
             raise ValueError(f"h must be a finite number >= 0, got {h!r}")
         self.net, self.J, self.h, self.shared = net, J, float(h), bool(shared)
         self._gen = torch.Generator(device=net.w.device)
-        self._gen.manual_seed(int(seed))
+        self._gen.manual_seed(shift_seed(int(seed)))
         self._xi_a: Tensor | None = None
         self._xi_w: Tensor | None = None
 

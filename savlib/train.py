@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import Tensor
 
-from .config import get_device
+from .config import generator, get_device
 from .distributed import all_reduce_f64, average_gradients, is_main_process, resolve_group
 
 __all__ = ["fit", "History", "BatchSampler", "evaluate"]
@@ -63,7 +63,7 @@ class BatchSampler:
         self.n = n
         self.batch_size = None if batch_size is None or batch_size >= n else batch_size
         self.drop_last = drop_last
-        self.generator = torch.Generator().manual_seed(int(seed))
+        self.generator = generator(int(seed))
 
     @property
     def full_batch(self) -> bool:

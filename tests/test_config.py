@@ -75,3 +75,32 @@ def test_environment_is_read_in_one_place():
                  and ("SAVLIB_QUICK" in p.read_text() or "SAVLIB_DEVICE" in p.read_text()
                       or "os.environ" in p.read_text() or "getenv" in p.read_text())]
     assert offenders == []
+
+
+def test_savlib_seed_shifts_every_seed(monkeypatch):
+    monkeypatch.delenv("SAVLIB_SEED", raising=False)
+    assert savlib.seed_offset() == 0 and savlib.shift_seed(3) == 3
+    base = torch.randn(4, generator=savlib.generator(3))
+    savlib.seed_everything(3)
+    base_global = torch.rand(2)
+    monkeypatch.setenv("SAVLIB_SEED", "5")
+    assert savlib.seed_offset() == 5 and savlib.shift_seed(3) == 8
+    # the shifted stream is the plain stream of seed 3 + 5, and differs from seed 3's
+    assert torch.equal(torch.randn(4, generator=savlib.generator(3)),
+                       torch.randn(4, generator=torch.Generator().manual_seed(8)))
+    assert not torch.equal(torch.randn(4, generator=savlib.generator(3)), base)
+    savlib.seed_everything(3)
+    assert not torch.equal(torch.rand(2), base_global)
+    assert savlib.setup(seed=3, verbose=False).seed == 8
+    # fit's batch order follows the shift
+    from savlib.train import BatchSampler
+    shifted = BatchSampler(10, 3, seed=0).epoch()
+    monkeypatch.setenv("SAVLIB_SEED", "0")
+    assert any(not torch.equal(a, b) for a, b in zip(shifted, BatchSampler(10, 3, seed=0).epoch()))
+
+
+@pytest.mark.parametrize("raw", ["-1", "x", "1.5"])
+def test_savlib_seed_rejects_garbage(monkeypatch, raw):
+    monkeypatch.setenv("SAVLIB_SEED", raw)
+    with pytest.raises(ValueError, match="SAVLIB_SEED"):
+        savlib.seed_offset()

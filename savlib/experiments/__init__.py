@@ -1,9 +1,11 @@
 """Named reproductions of the papers' experiments: ``python -m savlib.experiments NAME``.
 
-Each experiment is a function ``fn(size, device, progress, seed, **overrides) -> dict``
-registered in :data:`EXPERIMENTS`; :func:`run` calls it, writes ``OUT/NAME.json`` (parameters,
-measured numbers, the paper's numbers where it prints them, wall time) and ``OUT/NAME.png``,
-and returns the result. ``size="quick"`` is the CI size (seconds to a minute on 2 CPU cores);
+Each experiment is a function ``fn(size, device, progress, seed, ctx, **overrides) -> dict``
+registered in :data:`EXPERIMENTS`; :func:`run` resolves its configuration, calls it, writes
+``OUT/NAME.json`` (measured numbers, the paper's numbers where it prints them, and
+``provenance``: command, commit, configuration, machine, wall time) and ``OUT/NAME.png``, and
+returns the result. Results of record, partial results and ``--resume`` are explained in
+:mod:`savlib.experiments.record`. ``size="quick"`` is the CI size (seconds to a minute on 2 CPU cores);
 ``size="full"`` is the papers' size (a GPU helps). Book chapters of part "Particles" call the
 same functions. ``--set KEY=VALUE`` on the command line (``overrides`` here) changes one
 keyword of the experiment function, e.g. a reduced grid.
@@ -21,14 +23,14 @@ Experiments (see each function's docstring for the paper's parameters and any de
 """
 from __future__ import annotations
 
-import json
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from ..config import quick, seed_everything
+from ..errors import ConfigError, ResultError
+from .record import RESULTS_DIR, Context, json_safe, load_result, provenance, resolve_config, write_json
 
 SIZES = ("quick", "full")
 
@@ -43,20 +45,11 @@ class Experiment:
 
 def _check_size(size: str) -> str:
     if size not in SIZES:
-        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
+        raise ConfigError(f"size must be one of {SIZES}, got {size!r}")
     return size
 
 
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return "NaN" if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
+_json_safe = json_safe   # the name earlier code imports
 
 
 from .mnist import (  # noqa: E402
@@ -104,8 +97,10 @@ def list_experiments() -> list[tuple[str, str]]:
 
 def register(name: str, summary: str, fn: Callable[..., dict[str, Any]],
              plot: Callable[[dict[str, Any], Path], None] | None = None) -> Experiment:
-    """Add an experiment to :data:`EXPERIMENTS` (``fn(size=, device=, progress=, seed=, **overrides)``
-    returns a JSON-able dict; ``plot(result, png_path)`` draws it, default: no figure)."""
+    """Add an experiment to :data:`EXPERIMENTS`. ``fn(size=, device=, progress=, seed=, ctx=,
+    **overrides)`` calls ``ctx.declare(...)`` with its resolved parameters before any work, runs
+    each training run as ``ctx.unit(key, compute)`` (:mod:`savlib.experiments.record`) and
+    returns a JSON-able dict; ``plot(result, png_path)`` draws it (default: no figure)."""
     if not isinstance(name, str) or not name or not callable(fn):
         raise ValueError("register needs a non-empty name and a callable fn")
     exp = Experiment(name, summary, fn, plot or (lambda res, path: None))
@@ -114,27 +109,52 @@ def register(name: str, summary: str, fn: Callable[..., dict[str, Any]],
 
 
 def run(name: str, size: str | None = None, device=None, out: str | Path | None = None,
-        progress: bool = False, seed: int = 0, **overrides: Any) -> dict[str, Any]:
-    """Run experiment ``name`` at ``size`` (default: quick when ``savlib.quick()``, else full),
-    write ``out/NAME.json`` and ``out/NAME.png`` when ``out`` is given, return the result.
-    ``overrides`` are passed to the experiment function (e.g. ``epochs=5`` for a reduced
-    ``isgd_mnist_grid``) and recorded in the JSON under ``"overrides"``."""
-    if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; expected one of {sorted(EXPERIMENTS)}")
+        progress: bool = False, seed: int = 0, resume: bool = False, **overrides: Any) -> dict[str, Any]:
+    """Run experiment ``name`` at ``size`` (default: quick when ``savlib.quick()``, else full)
+    and return the result; with ``out``, write ``out/NAME.json`` (with ``provenance``) and
+    ``out/NAME.png``.
+
+    ``overrides`` are passed to the experiment function (e.g. ``epochs=5``) and recorded. The
+    configuration is resolved and ``out`` checked for writing *before* anything runs, so a
+    typo fails at once (:class:`~savlib.errors.ConfigError`,
+    :class:`~savlib.errors.ResultError`). With ``out``, every finished unit (one training run)
+    is kept in ``out/NAME.partial.json``; ``resume=True`` continues from it (same result as an
+    uninterrupted run), and the file is removed when the result is written.
+    """
     size = _check_size(size or ("quick" if quick() else "full"))
+    config = resolve_config(name, size, seed, **overrides)
     exp = EXPERIMENTS[name]
-    seed_everything(seed)
-    t0 = time.perf_counter()
-    res = exp.fn(size=size, device=device, progress=progress, seed=seed, **overrides)
-    res["experiment"] = name
-    res["overrides"] = _json_safe(overrides)
-    res["total_seconds"] = time.perf_counter() - t0
+    partial = None
     if out is not None:
         outp = Path(out)
-        outp.mkdir(parents=True, exist_ok=True)
-        (outp / f"{name}.json").write_text(json.dumps(_json_safe(res), indent=1, allow_nan=False))
+        try:
+            outp.mkdir(parents=True, exist_ok=True)
+            probe = outp / f".{name}.write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as e:
+            raise ResultError(f"--out {outp}: not a writable directory ({e.strerror or e})") from None
+        partial = outp / f"{name}.partial.json"
+        if not resume and partial.exists():
+            partial.unlink()
+    ctx = Context(partial=partial, resume=resume, name=name)
+    seed_everything(seed)
+    t0 = time.perf_counter()
+    res = exp.fn(size=size, device=device, progress=progress, seed=seed, ctx=ctx, **overrides)
+    wall = time.perf_counter() - t0
+    if ctx.config != config:
+        raise RuntimeError(f"{name} declared another configuration than its dry run")
+    res["experiment"] = name
+    res["overrides"] = json_safe(overrides)
+    res["total_seconds"] = wall
+    res["provenance"] = provenance(name, size, seed, overrides, config, wall, device=device,
+                                   resumed_units=len(ctx.resumed), unit_seconds=ctx.unit_seconds)
+    if out is not None:
+        write_json(outp / f"{name}.json", res)
         exp.plot(res, outp / f"{name}.png")
+        partial.unlink(missing_ok=True)
     return res
+
+
 from .pinn import EXPERIMENTS as _pinn; EXPERIMENTS.update(_pinn)  # noqa: E402
-from .pinn import RESULTS_DIR, load_result  # noqa: E402,F401  (the committed full runs)
 from .meanfield_mnist import EXPERIMENT as _mf_mnist; EXPERIMENTS[_mf_mnist.name] = _mf_mnist

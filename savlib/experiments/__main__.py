@@ -1,7 +1,10 @@
 """``python -m savlib.experiments NAME [--quick|--full] [--device cuda] [--out DIR]`` and ``--list``.
 
-Writes ``DIR/NAME.json`` and ``DIR/NAME.png`` (default ``DIR = results``) and shows a tqdm
-progress bar. Without ``--quick``/``--full`` the size follows quick mode (``savlib.quick()``).
+Writes ``DIR/NAME.json`` (with ``provenance``: the command, commit, resolved configuration,
+machine, wall time) and ``DIR/NAME.png``; every finished training run is kept in
+``DIR/NAME.partial.json`` as it goes, and ``--resume`` continues an interrupted run from it.
+The default is ``DIR = results``; results of record go to ``benchmarks/results``. A tqdm
+progress bar shows the work. Without ``--quick``/``--full`` the size follows quick mode (``savlib.quick()``).
 ``--set KEY=VALUE`` (repeatable) overrides one keyword of the experiment function (values
 are parsed as JSON when possible, e.g. ``--set epochs=5 --set lrs=[1,10]``); the overrides
 are stored in the JSON. ``--threads N`` calls ``torch.set_num_threads(N)``.
@@ -16,8 +19,8 @@ process on GPU ``LOCAL_RANK`` of its node; gloo on CPU) and runs the experiment 
 :func:`savlib.distributed.default_group`, so every :func:`savlib.train.fit` call splits
 each mini-batch across the ranks and every savlib scheme shares its energy (one float64
 all-reduce per step). Only rank 0 shows progress and writes the JSON (with a
-``"distributed"`` entry: world size and backend), the PNG and any file an experiment
-writes as it goes (``--set partial=PATH`` of ``isgd_mnist_grid``); the group is destroyed
+``"distributed"`` entry: world size and backend), the PNG and the partial result file
+(``NAME.partial.json``); the group is destroyed
 at the end. Experiments that do not train through ``fit`` (``meanfield_mnist``: the adjoint solver
 and PAM) run in full on every rank, consistently but without a speed-up.
 """
@@ -35,11 +38,8 @@ import torch.distributed as dist
 
 from .. import distributed as sd
 from ..config import get_device, launcher_env
+from ..errors import ConfigError, ResultError
 from . import EXPERIMENTS, _json_safe, list_experiments, run
-
-
-#: experiment keywords naming a file the experiment writes while it runs
-_PATH_KEYWORDS = ("partial",)
 
 
 def _distributed_setup(device: str | None) -> tuple[object, str | None]:
@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a keyword of the experiment (JSON value), repeatable")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads(N)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/NAME.partial.json (the units an interrupted run finished)")
     a = p.parse_args(argv)
     overrides = {}
     for item in a.set:
@@ -89,18 +91,23 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown experiment {a.name!r}; choose from {', '.join(sorted(EXPERIMENTS))}")
     matplotlib.use("Agg")
     if a.threads is not None:
+        if a.threads < 1:
+            p.error(f"--threads must be >= 1, got {a.threads}")
         torch.set_num_threads(a.threads)
     size = "quick" if a.quick else ("full" if a.full else None)
     group, device = _distributed_setup(a.device)
     ok = False
     try:
         main_rank = sd.is_main_process()
-        if not main_rank:     # file-writing keywords (isgd_mnist_grid's partial=PATH): rank 0 only
-            overrides.update({k: None for k in _PATH_KEYWORDS if k in overrides})
         scope = sd.default_group(group) if group is not None else contextlib.nullcontext()
         with scope:
-            res = run(a.name, size=size, device=device, out=a.out if main_rank else None,
-                      progress=main_rank and not a.no_progress, seed=a.seed, **overrides)
+            try:
+                res = run(a.name, size=size, device=device, out=a.out if main_rank else None,
+                          progress=main_rank and not a.no_progress, seed=a.seed, resume=a.resume,
+                          **overrides)
+            except (ConfigError, ResultError) as e:
+                print(f"python -m savlib.experiments: error: {e}", file=sys.stderr)
+                return 2
         world = sd.world_size()
         if group is not None and main_rank:
             # run() wrote the JSON before knowing it ran distributed: add that and rewrite it

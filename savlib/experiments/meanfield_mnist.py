@@ -1,10 +1,12 @@
-"""``meanfield_mnist``: seed 004's mean-field residual network trained on MNIST (issue 6,
-chapter 5, ``book/meanfield/mnist.ipynb``).
+"""``meanfield_mnist``: seed 004's mean-field residual network trained on MNIST (book chapter
+``book/meanfield/mnist.ipynb``).
 
-``python -m savlib.experiments meanfield_mnist --full`` runs
+``python -m savlib.experiments meanfield_mnist --full --threads 1 --out benchmarks/results`` runs
 :func:`savlib.meanfield.mnist.mnist_experiment` at full size (28 x 28 grid, N = 784, 4 layers,
-10k / 2k images; adjoint + Adam, adjoint + A-RelSAV, PAM on 2k images, and the plain torch
-ResNet of the same depth and width trained by autograd + Adam) and writes JSON and PNG.
+10k / 2k images, 3 seeds; adjoint + Adam, adjoint + A-RelSAV, PAM on 2k images, and the plain
+torch ResNet of the same depth and width trained by autograd + Adam; plus the learning-rate
+0.3 comparison on a 14 x 14 grid) and writes JSON and PNG. Every training run is a resumable
+unit (``--resume``).
 """
 from __future__ import annotations
 
@@ -17,10 +19,10 @@ __all__ = ["EXPERIMENT", "meanfield_mnist"]
 
 
 def meanfield_mnist(size: str = "quick", device=None, progress: bool = False, *, seed: int = 0,
-                    **kw) -> dict[str, Any]:
+                    ctx=None, **kw) -> dict[str, Any]:
     """Seed 004, sections 2.3-2.4 and 5.1 on MNIST; see
     :func:`savlib.meanfield.mnist.mnist_experiment` for the parameters."""
-    return mnist_experiment(size, device=device, progress=progress, seed=seed, **kw)
+    return mnist_experiment(size, device=device, progress=progress, seed=seed, ctx=ctx, **kw)
 
 
 EXPERIMENT = Experiment("meanfield_mnist",

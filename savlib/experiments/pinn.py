@@ -16,9 +16,16 @@ forward-only but is counted as a full evaluation); one ISGD step calls it ``K1``
 hour on one thread of a laptop-class CPU (the parameters are in each function's
 ``SIZES`` table and in the JSON). The papers' sizes are the separate experiments
 ``pinn_burgers_paper`` and ``pinn_isgd_paper`` (meant for a GPU; their ``quick`` is the
-same as the CPU experiments').
+same as the CPU experiments'). Both run every scheme with 3 seeds at full size (each seed
+draws its own points, network and batch order); the result holds every run under
+``runs[KEY][SEED]`` and the statistics over seeds under ``summary`` (:func:`summarize`).
 
-Deviations from the papers, all recorded in the JSON under ``"params"``:
+**Results of record.** Both functions declare their whole configuration first
+(``ctx.declare``: sizes, points, widths, budgets, lrs, schemes, seeds) and run each training
+run as one resumable unit (``ctx.unit``), so ``python -m savlib.experiments pinn_burgers
+--full --out benchmarks/results [--resume]`` writes a result with provenance.
+
+Deviations from the papers, all recorded in the JSON under ``"config"``:
 
 * seed 000 does not give the number of iterations of Fig. 12, nor the initial/boundary
   points (see :class:`savlib.problems.pinn.Burgers`);
@@ -39,16 +46,17 @@ from typing import Any
 import torch
 
 from .._figures import finish
-from ..config import get_device
-from ..problems.pinn import Burgers, Helmholtz2D, PerturbedODE, PINNModel, Poisson2D
+from ..config import generator, get_device
+from ..problems.pinn import BURGERS_NU, Burgers, Helmholtz2D, PerturbedODE, PINNModel, Poisson2D
 from ..train import History, fit
+from .record import RESULTS_DIR, load_result  # noqa: F401  (re-exported)
+from .record import Context
 
 __all__ = ["EXPERIMENTS", "BURGERS_SCHEMES", "ISGD_SCHEMES", "BURGERS_SIZES", "ISGD_SIZES", "PAPER_ISGD",
-           "make_optimizer", "evals_per_step", "train_pinn", "burgers_fig12", "isgd_pinn", "plot_runs",
-           "summary_table", "load_result", "RESULTS_DIR"]
+           "ISGD_SEEDS", "STIFFNESS_SIZES", "adam_warmup", "stiffness_sweep", "stiffness_summary",
+           "plot_stiffness", "make_optimizer", "evals_per_step", "train_pinn", "burgers_fig12", "isgd_pinn",
+           "plot_runs", "summarize", "summary_table", "summary_html", "load_result", "RESULTS_DIR"]
 
-#: where ``python -m savlib.experiments NAME --full --out benchmarks/results`` writes (repository checkout)
-RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 #: seed 000 Fig. 12: the adaptive SAV family against torch's adaptive optimizers
 BURGERS_SCHEMES = ("A-SAV", "A-ResSAV", "A-RelSAV", "Adam", "Adagrad", "RMSprop")
@@ -63,15 +71,16 @@ PAPER_ISGD = {
     "ode_eps0.01": {"iterations_adam": 400_000, "iterations_isgd": 360_000},
 }
 
-#: Burgers sizes. "cpu" is what ``pinn_burgers --full`` runs; "paper" is seed 000's network and
-#: points (the iteration count is ours: the paper does not give it).
+#: Burgers sizes. "cpu" is what ``pinn_burgers --full`` runs (3 seeds x 2 lrs x 6 schemes x 1000
+#: evaluations: about 25 minutes of one CPU core); "paper" is seed 000's network and points (the
+#: iteration count is ours: the paper does not give it).
 BURGERS_SIZES: dict[str, dict[str, Any]] = {
     "quick": dict(nx=40, nt=15, n_initial=50, n_boundary=25, test_nx=64, test_nt=25, widths=[32] * 5,
-                  evals=150, n_logs=10),
+                  evals=150, n_logs=10, seeds=1),
     "cpu": dict(nx=60, nt=20, n_initial=100, n_boundary=50, test_nx=256, test_nt=100, widths=[32] * 5,
-                evals=4000, n_logs=30),
+                evals=1000, n_logs=30, seeds=3),
     "paper": dict(nx=200, nt=60, n_initial=200, n_boundary=100, test_nx=256, test_nt=100, widths=[32] * 5,
-                  evals=20_000, n_logs=100),
+                  evals=20_000, n_logs=100, seeds=3),
 }
 
 #: seed 001 sizes per problem: problem kwargs, hidden widths, budget (evaluations per run)
@@ -83,10 +92,10 @@ ISGD_SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "helmholtz": dict(kw=dict(n_f=200, n_b=80, n_test=41), widths=[20] * 3, evals=200),
     },
     "cpu": {
-        "ode_eps2": dict(kw=dict(eps=2.0), widths=[50] * 4, evals=3000),
-        "ode_eps0.01": dict(kw=dict(eps=0.01), widths=[50] * 4, evals=3000),
-        "poisson2d": dict(kw=dict(n_f=1000, n_b=200), widths=[50] * 4, evals=2500),
-        "helmholtz": dict(kw=dict(n_f=1000, n_b=200), widths=[50] * 4, evals=2500),
+        "ode_eps2": dict(kw=dict(eps=2.0), widths=[50] * 4, evals=1500),
+        "ode_eps0.01": dict(kw=dict(eps=0.01), widths=[50] * 4, evals=1500),
+        "poisson2d": dict(kw=dict(n_f=1000, n_b=200), widths=[50] * 4, evals=1000),
+        "helmholtz": dict(kw=dict(n_f=1000, n_b=200), widths=[50] * 4, evals=1000),
     },
     "paper": {
         "ode_eps2": dict(kw=dict(eps=2.0), widths=[50] * 4, evals=120_000),
@@ -95,6 +104,10 @@ ISGD_SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "helmholtz": dict(kw=dict(), widths=[100] * 6, evals=1_000_000),
     },
 }
+
+#: seeds per size of ``pinn_isgd`` (full: 3 seeds x 4 problems x 2 lrs x 3 schemes, about 25 minutes
+#: of one CPU core)
+ISGD_SEEDS = {"quick": 1, "cpu": 3, "paper": 3}
 
 #: seed 001 sec. 4 / Table 1: (small lr, large lr), and the batch size at the small lr
 ISGD_LRS = {"ode_eps2": (1e-3, 0.5), "ode_eps0.01": (1e-3, 0.5), "poisson2d": (5e-4, 0.5),
@@ -165,7 +178,7 @@ def train_pinn(problem, scheme: str, lr: float, evals: int, *, widths, seed: int
     if not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
     dev = get_device(device)
-    net = problem.default_model(widths=widths, generator=torch.Generator().manual_seed(seed)).to(dev, dtype)
+    net = problem.default_model(widths=widths, generator=generator(seed)).to(dev, dtype)
     model = PINNModel(problem, net)
     split = model.split()
     if scheme == "ISGD,Adam":
@@ -233,47 +246,92 @@ def _size(size: str, paper: bool) -> str:
 
 
 # ============================================================================ seed 000 Fig. 12
+def _seed_list(seeds, seed: int, n: int) -> list[int]:
+    if seeds is None:
+        return [seed + k for k in range(n)]
+    out = [int(s) for s in seeds]
+    if not out or any(s < 0 for s in out) or len(set(out)) != len(out):
+        raise ValueError(f"seeds must be distinct non-negative ints, got {seeds!r}")
+    return out
+
+
+def _bar(progress: bool, total: int, desc: str):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc)
+
+
 def burgers_fig12(size: str = "quick", device=None, progress: bool = False, *, seed: int = 0,
-                  paper: bool = False, lrs=(0.01, 0.001), schemes=BURGERS_SCHEMES) -> dict[str, Any]:
+                  seeds=None, paper: bool = False, lrs=(0.01, 0.001), schemes=BURGERS_SCHEMES,
+                  evals: int | None = None, widths=None, nx: int | None = None, nt: int | None = None,
+                  C: float = 1e4, lam: float = 4.0, ctx: Context | None = None) -> dict[str, Any]:
     """Seed 000 Example 5 / Fig. 12: Burgers (``nu = 0.01/pi``) relative L2 test error against
     the Cole-Hopf solution vs gradient evaluations, A-SAV / A-ResSAV / A-RelSAV (``C = 1e4``,
     ``lam = 4``) against Adam, Adagrad, RMSprop, at ``lr = 0.01`` and ``0.001``; 5 hidden layers
     of 32 tanh units, full batch on a grid of residual points.
 
-    Sizes (:data:`BURGERS_SIZES`): quick 40 x 15 points, 150 evaluations; full (CPU) 60 x 20
-    points, 4000 evaluations per run; ``paper=True`` at full size: seed 000's 200 x 60 points and
-    20000 evaluations (the paper does not give its iteration count).
+    Sizes (:data:`BURGERS_SIZES`): quick 40 x 15 points, 150 evaluations, one seed; full (CPU)
+    60 x 20 points, 1000 evaluations per run, seeds ``seed, seed+1, seed+2`` (each seed draws
+    its own initial/boundary points and network); ``paper=True`` at full size: seed 000's
+    200 x 60 points and 20000 evaluations (the paper does not give its iteration count).
+    ``evals``, ``widths``, ``nx``, ``nt``, ``seeds`` override the size's values. Every run is
+    one unit ``lr=LR|SCHEME|seedS`` of the result of record.
     """
+    ctx = ctx or Context()
     sz = _size(size, paper)
-    cfg = dict(BURGERS_SIZES[sz])
-    problem = Burgers(nx=cfg["nx"], nt=cfg["nt"], n_initial=cfg["n_initial"], n_boundary=cfg["n_boundary"],
-                      test_nx=cfg["test_nx"], test_nt=cfg["test_nt"], seed=seed)
-    runs: dict[str, Any] = {}
-    plan = [(lr, s) for lr in lrs for s in schemes]
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(plan), desc="pinn_burgers")
-    for lr, s in plan:
-        runs[f"lr={lr:g}|{s}"] = train_pinn(problem, s, lr, cfg["evals"], widths=cfg["widths"], seed=seed,
-                                            device=device, n_logs=cfg["n_logs"], C=1e4, lam=4.0)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(run=f"{s} lr={lr:g}", err=f"{runs[f'lr={lr:g}|{s}']['final_test_rel_l2']:.3g}")
+    base = BURGERS_SIZES[sz]
+    cfg = ctx.declare(
+        scale=sz, nx=int(nx or base["nx"]), nt=int(nt or base["nt"]), grid=True, n_initial=base["n_initial"],
+        n_boundary=base["n_boundary"], test_nx=base["test_nx"], test_nt=base["test_nt"],
+        widths=[int(w) for w in (widths or base["widths"])], evals=int(evals or base["evals"]),
+        n_logs=base["n_logs"], nu=BURGERS_NU, C=float(C), lam=float(lam), lrs=[float(v) for v in lrs],
+        schemes=list(schemes), seeds=_seed_list(seeds, seed, base["seeds"]), dtype="float32",
+        cost_unit="closure calls (A-RelSAV: 2 per step)")
+    unknown = [s for s in cfg["schemes"] if s not in BURGERS_SCHEMES + ISGD_SCHEMES + ("LBFGS",)]
+    if unknown:
+        raise ValueError(f"unknown schemes {unknown}")
+    runs: dict[str, dict[str, Any]] = {}
+    bar = _bar(progress, len(cfg["seeds"]) * len(cfg["lrs"]) * len(cfg["schemes"]), "pinn_burgers")
+    for s in cfg["seeds"]:
+        problem = Burgers(nu=cfg["nu"], nx=cfg["nx"], nt=cfg["nt"], grid=cfg["grid"], n_initial=cfg["n_initial"],
+                          n_boundary=cfg["n_boundary"], test_nx=cfg["test_nx"], test_nt=cfg["test_nt"], seed=s)
+        for lr in cfg["lrs"]:
+            for name in cfg["schemes"]:
+                key = f"lr={lr:g}|{name}"
+                runs.setdefault(key, {})[str(s)] = r = ctx.unit(
+                    f"{key}|seed{s}",
+                    lambda: train_pinn(problem, name, lr, cfg["evals"], widths=cfg["widths"], seed=s,
+                                       device=device, n_logs=cfg["n_logs"], C=cfg["C"], lam=cfg["lam"]))
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(run=f"{name} lr={lr:g} seed {s}", err=f"{r['final_test_rel_l2']:.3g}")
     if bar is not None:
         bar.close()
-    return {"size": size, "scale": sz, "device": str(get_device(device)), "torch_threads": torch.get_num_threads(),
-            "params": {**cfg, "nu": problem.nu, "C": 1e4, "lam": 4.0, "lrs": list(lrs), "schemes": list(schemes),
-                       "residual_points": cfg["nx"] * cfg["nt"], "reference": "Cole-Hopf (savlib.problems.burgers_exact)",
-                       "cost_unit": "closure calls (A-RelSAV: 2 per step)", "dtype": "float32", "seed": seed},
-            "runs": runs}
+    return {"size": size, "scale": sz, "device": str(get_device(device)), "config": cfg,
+            "residual_points": cfg["nx"] * cfg["nt"], "reference": "Cole-Hopf (savlib.problems.burgers_exact)",
+            "runs": runs, "summary": summarize(runs)}
 
 
 # ============================================================================ seed 001 Figs. 2-4
-def isgd_pinn(size: str = "quick", device=None, progress: bool = False, *, seed: int = 0, paper: bool = False,
-              problems=("ode_eps2", "ode_eps0.01", "poisson2d", "helmholtz"), schemes=ISGD_SCHEMES,
-              K1: int = 10, isgd_fraction: float = 0.5) -> dict[str, Any]:
+def _problem_kw(p: str, kw: dict[str, Any]) -> dict[str, Any]:
+    """Every constructor parameter of problem ``p`` but the seed: the class defaults updated
+    with ``kw`` (so the declared configuration names the points, weights and coefficients)."""
+    from dataclasses import MISSING, fields
+
+    out = {f.name: f.default for f in fields(_PROBLEMS[p]) if f.init and f.name != "seed" and f.default is not MISSING}
+    bad = set(kw) - set(out)
+    if bad:
+        raise ValueError(f"{p}: unknown problem parameters {sorted(bad)}")
+    out.update(kw)
+    return out
+
+
+def isgd_pinn(size: str = "quick", device=None, progress: bool = False, *, seed: int = 0, seeds=None,
+              paper: bool = False, problems=("ode_eps2", "ode_eps0.01", "poisson2d", "helmholtz"),
+              schemes=ISGD_SCHEMES, K1: int = 10, isgd_fraction: float = 0.5, evals: dict | None = None,
+              ctx: Context | None = None) -> dict[str, Any]:
     """Seed 001 Figs. 2-4: singularly perturbed ODE (eq. 19, eps = 2 and 0.01), 2-D Poisson
     (eq. 20) and Helmholtz k = 4 (eq. 21), SGD vs Adam vs ISGD,Adam at a small lr (0.001 for
     the ODE with batches of 40, 0.0005 for the 2-D problems) and at lr 0.5 (full batch), all
@@ -281,82 +339,269 @@ def isgd_pinn(size: str = "quick", device=None, progress: bool = False, *, seed:
     paper's 0.2% (Poisson) and 0.7% (Helmholtz).
 
     Sizes (:data:`ISGD_SIZES`): full (CPU) keeps the ODE's 400 points and 4 x 50 network,
-    uses 1000 + 200 points and a 4 x 50 network for the 2-D problems, 3000 (ODE) / 2500 (2-D)
-    evaluations per run; ``paper=True`` at full size uses the paper's networks, points and
-    Table 1 iteration counts.
+    uses 1000 + 200 points and a 4 x 50 network for the 2-D problems, 1500 (ODE) / 1000 (2-D)
+    evaluations per run and seeds ``seed, seed+1, seed+2`` (quick: one seed);
+    ``paper=True`` at full size uses the paper's networks, points and Table 1 iteration
+    counts. ``evals={"ode_eps2": 500, ...}`` overrides budgets per problem. Every run is one
+    unit ``PROBLEM|lr=LR|SCHEME|seedS`` of the result of record.
     """
+    ctx = ctx or Context()
     sz = _size(size, paper)
     unknown = [p for p in problems if p not in _PROBLEMS]
     if unknown:
         raise ValueError(f"unknown problems {unknown}; expected some of {sorted(_PROBLEMS)}")
-    plan = [(p, lr, s) for p in problems for lr in ISGD_LRS[p] for s in schemes]
-    runs: dict[str, Any] = {}
-    params: dict[str, Any] = {}
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(plan), desc="pinn_isgd")
-    made: dict[str, Any] = {}
-    for p, lr, s in plan:
-        cfg = ISGD_SIZES[sz][p]
-        if p not in made:
-            made[p] = _PROBLEMS[p](seed=seed, **cfg["kw"])
-            params[p] = {"problem": repr(made[p]), "widths": cfg["widths"], "evals": cfg["evals"],
-                         "lrs": list(ISGD_LRS[p]), "small_lr_batch": ISGD_SMALL_BATCH[p],
-                         "eta": ISGD_LRS[p][0], "paper": PAPER_ISGD.get(p, {})}
-        small = lr == ISGD_LRS[p][0]
-        runs[f"{p}|lr={lr:g}|{s}"] = train_pinn(
-            made[p], s, lr, cfg["evals"], widths=cfg["widths"], seed=seed, device=device,
-            batch_size=ISGD_SMALL_BATCH[p] if small else None, n_logs=30, K1=K1, isgd_fraction=isgd_fraction,
-            eta=ISGD_LRS[p][0])
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(run=f"{p} {s} lr={lr:g}", err=f"{runs[f'{p}|lr={lr:g}|{s}']['final_test_rel_l2']:.3g}")
+    evals = dict(evals or {})
+    if set(evals) - set(problems):
+        raise ValueError(f"evals given for problems not run: {sorted(set(evals) - set(problems))}")
+    pcfg = {}
+    for p in problems:
+        c = ISGD_SIZES[sz][p]
+        pcfg[p] = {"kw": _problem_kw(p, c["kw"]), "widths": list(c["widths"]), "evals": int(evals.get(p, c["evals"])),
+                   "lrs": list(ISGD_LRS[p]), "small_lr_batch": ISGD_SMALL_BATCH[p], "eta": ISGD_LRS[p][0]}
+    cfg = ctx.declare(scale=sz, problems=pcfg, schemes=list(schemes), K1=int(K1), isgd_fraction=float(isgd_fraction),
+                      seeds=_seed_list(seeds, seed, ISGD_SEEDS[sz]), n_logs=30, dtype="float32",
+                      cost_unit="closure calls (one ISGD step = K1 inner Adam steps = K1 calls)")
+    runs: dict[str, dict[str, Any]] = {}
+    plan = [(p, lr, name) for p in cfg["problems"] for lr in cfg["problems"][p]["lrs"] for name in cfg["schemes"]]
+    bar = _bar(progress, len(cfg["seeds"]) * len(plan), "pinn_isgd")
+    for s in cfg["seeds"]:
+        made = {p: _PROBLEMS[p](seed=s, **c["kw"]) for p, c in cfg["problems"].items()}
+        for p, lr, name in plan:
+            c = cfg["problems"][p]
+            small = lr == c["lrs"][0]
+            key = f"{p}|lr={lr:g}|{name}"
+            runs.setdefault(key, {})[str(s)] = r = ctx.unit(
+                f"{key}|seed{s}",
+                lambda: train_pinn(made[p], name, lr, c["evals"], widths=c["widths"], seed=s, device=device,
+                                   batch_size=c["small_lr_batch"] if small else None, n_logs=cfg["n_logs"],
+                                   K1=cfg["K1"], isgd_fraction=cfg["isgd_fraction"], eta=c["eta"]))
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(run=f"{p} {name} lr={lr:g} seed {s}", err=f"{r['final_test_rel_l2']:.3g}")
     if bar is not None:
         bar.close()
-    return {"size": size, "scale": sz, "device": str(get_device(device)), "torch_threads": torch.get_num_threads(),
-            "params": {"problems": params, "K1": K1, "isgd_fraction": isgd_fraction, "schemes": list(schemes),
-                       "cost_unit": "closure calls (one ISGD step = K1 inner Adam steps = K1 calls)",
-                       "dtype": "float32", "seed": seed},
-            "runs": runs}
+    return {"size": size, "scale": sz, "device": str(get_device(device)), "config": cfg,
+            "problems": {p: repr(made[p]) for p in cfg["problems"]}, "paper": {p: PAPER_ISGD.get(p, {}) for p in
+                                                                               cfg["problems"]},
+            "runs": runs, "summary": summarize(runs)}
+
+
+# ============================================================================ seed 001 Fig. 1 / sec. 2.2
+#: sizes of ``pinn_stiffness``: the network and points of the chapter "Stiffness of PINN
+#: losses" at book size (full) and a smoke test (quick)
+STIFFNESS_SIZES: dict[str, dict[str, Any]] = {
+    "quick": dict(widths=[20] * 3, n_f=128, steps=200, freqs=[4, 12, 24, 50], seeds=1),
+    "full": dict(widths=[30] * 4, n_f=1000, steps=2000, freqs=[2, 4, 8, 16, 32, 50, 60], seeds=3),
+}
+
+
+def adam_warmup(problem, widths, steps: int, seed: int = 0, device=None, dtype: torch.dtype = torch.float64):
+    """``problem.default_model(widths)`` from :func:`savlib.generator` ``(seed)`` after ``steps``
+    full-batch steps of torch's Adam with default settings (lr 1e-3) on ``problem.loss``: the
+    warm-up before the Hessian spectra of the chapter "Stiffness of PINN losses" (seed 001
+    Fig. 1 uses Adam; it does not say at which parameters its spectra were taken)."""
+    model = problem.default_model(widths=list(widths), generator=generator(seed)).to(get_device(device), dtype)
+    opt = torch.optim.Adam(model.parameters())
+    for _ in range(int(steps)):
+        opt.zero_grad()
+        loss = problem.loss(model)
+        loss.backward()
+        opt.step()
+    return model
+
+
+def _top_eigen(problem, model, tol: float) -> dict[str, Any]:
+    from ..analysis import Hessian, lanczos
+
+    r = lanczos(Hessian(problem.closure(model), model), k=1, tol=tol)
+    return {"lambda_max": float(r.values[0]), "lanczos_steps": int(r.steps), "converged": bool(r.converged)}
+
+
+def stiffness_sweep(size: str = "quick", device=None, progress: bool = False, *, seed: int = 0, seeds=None,
+                    widths=None, n_f: int | None = None, steps: int | None = None, freqs=None, amp: float = 0.1,
+                    tol: float = 1e-6, ctx: Context | None = None) -> dict[str, Any]:
+    """Seed 001 sec. 2.2 / Fig. 1, the frequency sweep of the chapter "Stiffness of PINN
+    losses": for ``u = sin(2 pi x) + amp sin(m pi x)`` (``-u'' = f`` on (0, 1), ``N_r = n_f``
+    collocation points) and each ``m`` in ``freqs``, plus the smooth ``u_L`` (``amp = 0``), the
+    largest Hessian eigenvalue of the PINN loss (Lanczos, relative tolerance ``tol``) at the
+    Glorot initialisation and after ``steps`` steps of Adam (:func:`adam_warmup`), and the
+    relative L2 error after Adam; every seed draws its own network. float64 throughout.
+
+    Sizes (:data:`STIFFNESS_SIZES`): full is the chapter's former book size (4 x 30 tanh,
+    ``N_r = 1000``, 2000 Adam steps, m in 2..60 (7 values), 3 seeds; about 10 minutes of one
+    CPU core);
+    quick 3 x 20, ``N_r = 128``, 200 steps, one seed. Each (seed, m) is one unit ``seedS|m=M``
+    (``m=0`` is ``u_L``)."""
+    from ..problems import poisson1d_multiscale
+
+    ctx = ctx or Context()
+    from . import _check_size
+
+    base = STIFFNESS_SIZES[_check_size(size)]
+    cfg = ctx.declare(widths=[int(w) for w in (widths or base["widths"])], n_f=int(n_f or base["n_f"]),
+                      steps=int(steps if steps is not None else base["steps"]),
+                      freqs=[int(m) for m in (freqs or base["freqs"])], amp=float(amp), smooth_freq=0,
+                      seeds=_seed_list(seeds, seed, base["seeds"]), lanczos_tol=float(tol), dtype="float64",
+                      optimizer="torch.optim.Adam, default settings (lr 1e-3), full batch")
+    runs: dict[str, dict[str, Any]] = {}
+    bar = _bar(progress, len(cfg["seeds"]) * (len(cfg["freqs"]) + 1), "pinn_stiffness")
+
+    def one(m: int, s: int) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        p = poisson1d_multiscale(freq=m if m else 2, amp=cfg["amp"] if m else 0.0, n_f=cfg["n_f"])
+        m0 = adam_warmup(p, cfg["widths"], 0, s, device)
+        init = _top_eigen(p, m0, cfg["lanczos_tol"])
+        model = adam_warmup(p, cfg["widths"], cfg["steps"], s, device)
+        trained = _top_eigen(p, model, cfg["lanczos_tol"])
+        return {"freq": m, "amp": cfg["amp"] if m else 0.0, "init": init, "adam": trained,
+                "loss_after_adam": float(p.loss(model).detach()), "rel_l2_after_adam": float(p.relative_l2(model)),
+                "max_abs_forcing": float(p.forcing(torch.linspace(0, 1, 4001, dtype=torch.float64)[:, None]).abs().max()),
+                "seconds": time.perf_counter() - t0}
+
+    for s in cfg["seeds"]:
+        for m in [0] + cfg["freqs"]:
+            runs.setdefault(str(m), {})[str(s)] = ctx.unit(f"seed{s}|m={m}", lambda: one(m, s))
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return {"size": size, "device": str(get_device(device)), "config": cfg, "runs": runs,
+            "summary": stiffness_summary(runs, cfg)}
+
+
+def stiffness_summary(runs: dict[str, dict[str, Any]], cfg: dict[str, Any]) -> dict[str, Any]:
+    """Statistics over seeds of a :func:`stiffness_sweep` result: per ``m`` (``"0"`` = ``u_L``)
+    the mean/std/min/max of ``lambda_max`` after Adam and at initialisation, of the ratio to the
+    smooth problem's value for the same seed, and of the relative error; per seed, whether
+    ``lambda_max`` after Adam increases with ``m`` over the sweep (``monotone``), the
+    frequencies where it does not, and the least-squares slope of ``log lambda_max`` against
+    ``log m`` over all frequencies and over ``m >= 16``."""
+    import numpy as np
+
+    seeds = [str(s) for s in cfg["seeds"]]
+    freqs = cfg["freqs"]
+    per_m = {}
+    for m in ["0"] + [str(f) for f in freqs]:
+        rs = runs[m]
+        per_m[m] = {"lambda_adam": _stats([rs[s]["adam"]["lambda_max"] for s in seeds]),
+                    "lambda_init": _stats([rs[s]["init"]["lambda_max"] for s in seeds]),
+                    "ratio_to_smooth": _stats([rs[s]["adam"]["lambda_max"] / runs["0"][s]["adam"]["lambda_max"]
+                                               for s in seeds]),
+                    "rel_l2": _stats([rs[s]["rel_l2_after_adam"] for s in seeds])}
+    per_seed = {}
+    for s in seeds:
+        lam = np.array([runs[str(f)][s]["adam"]["lambda_max"] for f in freqs])
+        drops = [f"{freqs[i]}->{freqs[i + 1]}" for i in range(len(freqs) - 1) if lam[i + 1] <= lam[i]]
+        hi = np.array(freqs) >= 16
+        per_seed[s] = {"monotone": not drops, "drops": drops,
+                       "slope_all": float(np.polyfit(np.log(freqs), np.log(lam), 1)[0]) if len(freqs) > 1 else math.nan,
+                       "slope_m_ge_16": float(np.polyfit(np.log(np.array(freqs)[hi]), np.log(lam[hi]), 1)[0])
+                       if hi.sum() > 1 else math.nan,
+                       "top_over_smooth": float(lam[-1] / runs["0"][s]["adam"]["lambda_max"])}
+    return {"per_freq": per_m, "per_seed": per_seed}
+
+
+def plot_stiffness(res: dict[str, Any], path: Path | None = None):
+    """``lambda_max`` after Adam (and at initialisation) against the frequency ``m``, one line
+    per seed, with the smooth problem's value per seed as a dashed line."""
+    import matplotlib.pyplot as plt
+
+    cfg = res["config"]
+    freqs = cfg["freqs"]
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for i, s in enumerate(str(v) for v in cfg["seeds"]):
+        ax.loglog(freqs, [res["runs"][str(f)][s]["adam"]["lambda_max"] for f in freqs], "o-", color=f"C{i}",
+                  ms=3, lw=1, label=f"seed {s}, after {cfg['steps']} Adam steps")
+        ax.loglog(freqs, [res["runs"][str(f)][s]["init"]["lambda_max"] for f in freqs], "x:", color=f"C{i}",
+                  ms=3, lw=0.8, label="at initialisation" if i == 0 else None)
+        ax.axhline(res["runs"]["0"][s]["adam"]["lambda_max"], color=f"C{i}", ls="--", lw=0.8,
+                   label="$u_L$ after Adam" if i == 0 else None)
+    ax.set_xlabel("frequency m of the term 0.1 sin(m pi x)")
+    ax.set_ylabel("largest Hessian eigenvalue")
+    ax.set_title(f"1-{'-'.join(map(str, cfg['widths']))}-1 tanh, N_r = {cfg['n_f']}", fontsize=9)
+    ax.legend(fontsize=7)
+    return finish(fig, path)
 
 
 # ============================================================================ reporting
-def load_result(name: str, directory: str | Path | None = None) -> dict[str, Any]:
-    """The JSON a full run wrote (default directory :data:`RESULTS_DIR`, i.e. the checkout's
-    ``benchmarks/results``), with "NaN"/"Infinity" strings turned back into floats.
-    Regenerate with ``python -m savlib.experiments NAME --full --out benchmarks/results``."""
-    import json
+def _stats(values: list[float]) -> dict[str, float]:
+    v = [x for x in values if isinstance(x, (int, float)) and math.isfinite(x)]
+    if not v:
+        return {"mean": math.nan, "std": math.nan, "min": math.nan, "max": math.nan, "n": 0}
+    m = sum(v) / len(v)
+    sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else 0.0
+    return {"mean": m, "std": sd, "min": min(v), "max": max(v), "n": len(v)}
 
-    path = Path(directory or RESULTS_DIR) / f"{name}.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run `python -m savlib.experiments {name} --full "
-                                f"--out benchmarks/results` first")
-    conv = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-    return json.loads(path.read_text(), parse_constant=None,
-                      object_hook=lambda d: {k: conv.get(v, v) if isinstance(v, str) else
-                                             ([conv.get(x, x) if isinstance(x, str) else x for x in v]
-                                              if isinstance(v, list) else v) for k, v in d.items()})
+
+def summarize(runs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per run key (``[PROBLEM|]lr=LR|SCHEME``): the statistics over seeds (mean, sample
+    standard deviation, min, max, number of finite values) of the final and best relative L2
+    test error and of the final max abs error, the number of seeds that diverged, and the
+    evaluations each seed reached. Diverged runs enter only ``n_diverged`` (their final error
+    is not finite)."""
+    out = {}
+    for key, per_seed in runs.items():
+        rs = list(per_seed.values())
+        out[key] = {"scheme": rs[0]["scheme"], "lr": rs[0]["lr"], "n_seeds": len(rs),
+                    "n_diverged": sum(bool(r["diverged"]) for r in rs),
+                    "evals_reached": [r["evals"][-1] for r in rs], "budget_evals": rs[0]["budget_evals"],
+                    "final_rel_l2": _stats([r["final_test_rel_l2"] for r in rs if not r["diverged"]]),
+                    "best_rel_l2": _stats([r["best_test_rel_l2"] for r in rs]),
+                    "final_max_abs": _stats([r["final_test_max_abs"] for r in rs if not r["diverged"]]),
+                    "wall_time_s": sum(r["wall_time_s"] for r in rs)}
+    return out
 
 
 def summary_table(res: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per run: problem/lr/scheme, budget, steps, final and best relative L2, final max
-    abs error, diverged, wall time."""
+    """One row per run key (problem, lr, scheme) of a result of :func:`burgers_fig12` or
+    :func:`isgd_pinn`: seeds, diverged seeds, fewest evaluations reached, and the mean, sample
+    standard deviation, min and max over the seeds that did not diverge of the final relative
+    L2 error (``final_rel_l2`` is the mean), the mean best relative L2 and the mean final max
+    abs error."""
     rows = []
-    for key, r in res["runs"].items():
+    summ = res.get("summary") or summarize(res["runs"])
+    for key, s in summ.items():
         parts = key.split("|")
-        rows.append({"run": key, "problem": parts[0] if len(parts) == 3 else "burgers", "lr": r["lr"],
-                     "scheme": r["scheme"], "evals": r["evals"][-1], "steps": r["steps"][-1],
-                     "final_rel_l2": r["final_test_rel_l2"], "best_rel_l2": r["best_test_rel_l2"],
-                     "final_max_abs": r["final_test_max_abs"], "diverged": r["diverged"],
-                     "wall_time_s": r["wall_time_s"]})
+        f = s["final_rel_l2"]
+        rows.append({"run": key, "problem": parts[0] if len(parts) == 3 else "burgers", "lr": s["lr"],
+                     "scheme": s["scheme"], "n_seeds": s["n_seeds"], "n_diverged": s["n_diverged"],
+                     "evals": min(s["evals_reached"]), "budget_evals": s["budget_evals"],
+                     "final_rel_l2": f["mean"], "final_rel_l2_std": f["std"], "final_rel_l2_min": f["min"],
+                     "final_rel_l2_max": f["max"], "best_rel_l2": s["best_rel_l2"]["mean"],
+                     "final_max_abs": s["final_max_abs"]["mean"], "diverged": s["n_diverged"] == s["n_seeds"],
+                     "wall_time_s": s["wall_time_s"]})
     return rows
 
 
+def summary_html(res: dict[str, Any], metric: str = "final_rel_l2") -> str:
+    """:func:`summary_table` as an HTML table (for a chapter's ``IPython.display.HTML``): per run
+    key the seeds, the diverged seeds, and mean +- sample standard deviation [min, max] over the
+    seeds that did not diverge of ``metric`` (``final_rel_l2``, ``best_rel_l2`` is a mean only,
+    ``final_max_abs`` likewise)."""
+    from html import escape
+
+    head = ("<tr><th>problem</th><th>lr</th><th>scheme</th><th>seeds</th><th>diverged</th>"
+            "<th>gradient evaluations</th><th>final relative L2: mean &plusmn; sd [min, max]</th>"
+            "<th>best relative L2 (mean)</th><th>final max abs error (mean)</th></tr>")
+    body = []
+    for r in summary_table(res):
+        if r["n_diverged"] == r["n_seeds"]:
+            fin = "diverged"
+        else:
+            fin = (f"{r['final_rel_l2']:.3g} &plusmn; {r['final_rel_l2_std']:.2g} "
+                   f"[{r['final_rel_l2_min']:.3g}, {r['final_rel_l2_max']:.3g}]")
+        ev = f"{r['budget_evals']}" if r["evals"] == r["budget_evals"] else f"{r['evals']} of {r['budget_evals']}"
+        cells = [escape(r["problem"]), f"{r['lr']:g}", escape(r["scheme"]), str(r["n_seeds"]), str(r["n_diverged"]),
+                 ev, fin, f"{r['best_rel_l2']:.3g}",
+                 "-" if r["n_diverged"] == r["n_seeds"] else f"{r['final_max_abs']:.3g}"]
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f'<table class="savlib-results"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
+
+
 def plot_runs(res: dict[str, Any], path: Path | None = None, key: str = "test_rel_l2"):
-    """One panel per (problem, lr): ``key`` against gradient evaluations; saved to ``path`` (and
-    closed) when given, else the figure is returned."""
+    """One panel per (problem, lr): ``key`` against gradient evaluations, one thin line per
+    seed and scheme (one colour per scheme); saved to ``path`` (and closed) when given, else
+    the figure is returned."""
     import matplotlib.pyplot as plt
 
     panels: dict[str, list[str]] = {}
@@ -367,12 +612,17 @@ def plot_runs(res: dict[str, Any], path: Path | None = None, key: str = "test_re
     rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
     for ax, (panel, keys) in zip(axes.flat, panels.items()):
-        for k in keys:
-            r = res["runs"][k]
-            ys = [v if isinstance(v, (int, float)) and math.isfinite(v) else math.nan for v in r[key]]
-            lab = r["scheme"] + (" (diverged)" if r["diverged"] else "")
-            ax.semilogy(r["evals"], ys, label=lab, lw=1.2)
-        ax.set_title(panel, fontsize=9)
+        for i, k in enumerate(keys):
+            per_seed = res["runs"][k]
+            nd = sum(bool(r["diverged"]) for r in per_seed.values())
+            for j, r in enumerate(per_seed.values()):
+                ys = [v if isinstance(v, (int, float)) and math.isfinite(v) else math.nan for v in r[key]]
+                lab = None
+                if j == 0:
+                    lab = r["scheme"] + (f" ({nd}/{len(per_seed)} diverged)" if nd else "")
+                ax.semilogy(r["evals"], ys, color=f"C{i}", label=lab, lw=1.0, alpha=0.8)
+        ax.set_title(f"{panel} ({len(res['runs'][keys[0]])} seed{'s' if len(res['runs'][keys[0]]) > 1 else ''})",
+                     fontsize=9)
         ax.set_xlabel("gradient evaluations (closure calls)")
         ax.set_ylabel({"test_rel_l2": "relative L2 test error", "loss": "training loss",
                        "test_max_abs": "max abs test error"}.get(key, key))
@@ -382,20 +632,20 @@ def plot_runs(res: dict[str, Any], path: Path | None = None, key: str = "test_re
     return finish(fig, path)
 
 
-def _burgers(size="quick", device=None, progress=False, *, seed=0):
-    return burgers_fig12(size, device, progress, seed=seed)
+def _burgers(size="quick", device=None, progress=False, *, seed=0, ctx=None, **kw):
+    return burgers_fig12(size, device, progress, seed=seed, ctx=ctx, **kw)
 
 
-def _burgers_paper(size="quick", device=None, progress=False, *, seed=0):
-    return burgers_fig12(size, device, progress, seed=seed, paper=True)
+def _burgers_paper(size="quick", device=None, progress=False, *, seed=0, ctx=None, **kw):
+    return burgers_fig12(size, device, progress, seed=seed, paper=True, ctx=ctx, **kw)
 
 
-def _isgd(size="quick", device=None, progress=False, *, seed=0):
-    return isgd_pinn(size, device, progress, seed=seed)
+def _isgd(size="quick", device=None, progress=False, *, seed=0, ctx=None, **kw):
+    return isgd_pinn(size, device, progress, seed=seed, ctx=ctx, **kw)
 
 
-def _isgd_paper(size="quick", device=None, progress=False, *, seed=0):
-    return isgd_pinn(size, device, progress, seed=seed, paper=True)
+def _isgd_paper(size="quick", device=None, progress=False, *, seed=0, ctx=None, **kw):
+    return isgd_pinn(size, device, progress, seed=seed, paper=True, ctx=ctx, **kw)
 
 
 def _experiments():
@@ -403,11 +653,14 @@ def _experiments():
 
     return {
         "pinn_burgers": Experiment("pinn_burgers", "seed 000 Fig. 12: Burgers PINN, A-SAV family vs Adam/Adagrad/"
-                                   "RMSprop (full = reduced CPU size)", _burgers, plot_runs),
+                                   "RMSprop, 3 seeds (full = reduced CPU size)", _burgers, plot_runs),
         "pinn_burgers_paper": Experiment("pinn_burgers_paper", "seed 000 Fig. 12 at the paper's size (GPU)",
                                          _burgers_paper, plot_runs),
-        "pinn_isgd": Experiment("pinn_isgd", "seed 001 Figs. 2-4: ODE/Poisson/Helmholtz, SGD vs Adam vs ISGD,Adam "
-                                "(full = reduced CPU size)", _isgd, plot_runs),
+        "pinn_isgd": Experiment("pinn_isgd", "seed 001 Figs. 2-4: ODE/Poisson/Helmholtz, SGD vs Adam vs ISGD,Adam, "
+                                "3 seeds (full = reduced CPU size)", _isgd, plot_runs),
+        "pinn_stiffness": Experiment("pinn_stiffness", "seed 001 sec. 2.2 / Fig. 1: largest Hessian eigenvalue "
+                                     "of the 1-D Poisson PINN loss against the frequency of the fine scale, 3 seeds",
+                                     stiffness_sweep, plot_stiffness),
         "pinn_isgd_paper": Experiment("pinn_isgd_paper", "seed 001 Figs. 2-4 at the paper's size (GPU)",
                                       _isgd_paper, plot_runs),
     }

@@ -38,7 +38,7 @@ import torch
 from torch import Tensor
 
 from .._figures import finish
-from ..config import get_device
+from ..config import generator, get_device
 from .activations import get_activation
 from .adjoint import predict
 from .control import classifier_objective, gradient_descent, pam
@@ -47,7 +47,7 @@ from .grid import Grid
 __all__ = ["MNISTFunctions", "mnist_functions", "init_network", "network_weights", "ResNet",
            "RunRecord", "train_adjoint", "train_torch", "train_pam", "evaluate",
            "minibatch_indices", "persistent_optimizer", "mnist_experiment", "plot_mnist",
-           "MNIST_SIZES"]
+           "MNIST_SIZES", "LARGE_LR", "METHODS", "stats"]
 
 CLASSES = 10
 SIDE = 28
@@ -257,7 +257,7 @@ def train_adjoint(data: MNISTFunctions, params: dict[str, Tensor], optimizer: Ca
     n = data.x_train.shape[0]
     _check_run_args(epochs, batch_size, n)
     w = network_weights(grid) if weights is None else weights
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     obj = classifier_objective(data.x_train, data.y_train, grid, T, "euler", sigma, "xent",
                                batch_size=batch_size, generator=gen)
     iters = math.ceil(n / batch_size)
@@ -294,7 +294,7 @@ def train_torch(data: MNISTFunctions, params: dict[str, Tensor], optimizer: Call
     _check_run_args(epochs, batch_size, n)
     net = ResNet.from_meanfield(params, grid, T, sigma)
     opt = optimizer(list(net.parameters()))
-    draw = minibatch_indices(n, batch_size, torch.Generator().manual_seed(seed))
+    draw = minibatch_indices(n, batch_size, generator(seed))
     draw()  # classifier_objective draws one batch when built; stay in step with it
     iters = math.ceil(n / batch_size)
     rec = RunRecord(name)
@@ -409,7 +409,8 @@ def gradient_check(data: MNISTFunctions, params: dict[str, Tensor], *, n: int = 
 
 
 #: sizes of :func:`mnist_experiment`: quick (CI, a 14 x 14 grid = 2 x 2 average pooling) and
-#: full (the 28 x 28 grid of the issue, 10k / 2k images; a few minutes on one CPU thread).
+#: full (the 28 x 28 grid of the issue, 10k / 2k images; about 3.5 minutes per seed on one
+#: CPU thread).
 MNIST_SIZES: dict[str, dict[str, Any]] = {
     "quick": dict(cells=14, n_train=1000, n_test=500, steps=4, epochs=10, batch_size=100,
                   n_pam=1000, outer=8),
@@ -417,15 +418,43 @@ MNIST_SIZES: dict[str, dict[str, Any]] = {
                  n_pam=2000, outer=6),
 }
 
+#: the large-learning-rate comparison of :func:`mnist_experiment` (same at both sizes: a
+#: 14 x 14 grid, 1000 / 500 images): Adam and A-RelSAV with each ``C`` at learning rate ``lr``
+LARGE_LR: dict[str, Any] = dict(lr=0.3, Cs=[1.0, 100.0], cells=14, n_train=1000, n_test=500,
+                                epochs=10, batch_size=100)
 
-def mnist_experiment(size: str = "quick", device=None, progress: bool = False, seed: int = 0, *,
-                     T: float = 1.0, sigma: str = "relu", lr: float = 1e-2, C: float = 1.0,
+METHODS = ("torch-Adam", "adjoint-Adam", "adjoint-A-RelSAV", "PAM")
+
+
+def _dtype(dtype) -> torch.dtype:
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype.replace("torch.", ""), None)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating torch.dtype or its name, got {dtype!r}")
+    return dtype
+
+
+def stats(values) -> dict[str, Any]:
+    """``{"mean", "std", "min", "max", "n", "values"}`` of a list of numbers (``std``: the
+    sample standard deviation, 0 for one value): how results over seeds are summarised."""
+    v = [float(x) for x in values]
+    if not v:
+        return {"mean": float("nan"), "std": float("nan"), "min": float("nan"), "max": float("nan"),
+                "n": 0, "values": []}
+    m = sum(v) / len(v)
+    sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else 0.0
+    return {"mean": m, "std": sd, "min": min(v), "max": max(v), "n": len(v), "values": v}
+
+
+def mnist_experiment(size: str = "quick", device=None, progress: bool = False, *, seed: int = 0,
+                     seeds=None, T: float = 1.0, sigma: str = "relu", lr: float = 1e-2, C: float = 1.0,
                      gain_b: float = 1.0, gain_W: float = 0.1, tau: float = 100.0,
-                     pam_lr: float = 10.0, inner: int = 3, dtype=torch.float32,
-                     methods=("torch-Adam", "adjoint-Adam", "adjoint-A-RelSAV", "PAM"),
-                     **overrides) -> dict[str, Any]:
-    """Seed 004's network on MNIST (issue 6, chapter 5): train the same initial network
-    (``init_network``, seed ``seed``) by
+                     pam_lr: float = 10.0, inner: int = 3, dtype="float32", methods=METHODS,
+                     large_lr: dict | None = LARGE_LR, ctx=None, **overrides) -> dict[str, Any]:
+    """Seed 004's network on MNIST (book chapter "The MNIST experiment"): for every seed in
+    ``seeds`` (default ``[seed, seed+1, seed+2]`` at full size, ``[seed]`` at quick size;
+    the seed draws the image subsample, the initial network and the minibatch order), train
+    the same initial network (``init_network``) by
 
     * ``"torch-Adam"``: :class:`ResNet` + autograd + ``torch.optim.Adam(lr)``;
     * ``"adjoint-Adam"``: adjoint gradients + the same Adam (same coordinates, same batches:
@@ -435,77 +464,188 @@ def mnist_experiment(size: str = "quick", device=None, progress: bool = False, s
     * ``"PAM"``: Algorithm 1, full batch on ``n_pam`` training images, ``outer`` steps;
 
     and report test accuracy, seconds per epoch (per outer step for PAM), the cost
-    evaluations, and the adjoint-vs-autograd gradient check at the initial parameters.
-    Sizes from :data:`MNIST_SIZES` (``overrides`` replace single entries)."""
+    evaluations, and the adjoint-vs-autograd gradient check (float64) at the initial
+    parameters. With ``large_lr`` (default :data:`LARGE_LR`; ``None`` skips it), also train
+    at learning rate ``large_lr["lr"]`` on a small problem with Adam and with A-RelSAV for
+    each ``C`` in ``large_lr["Cs"]`` (adjoint gradients), per seed.
+
+    Sizes from :data:`MNIST_SIZES` (``overrides`` replace single entries). The whole
+    configuration is declared first (``ctx.declare``); every training run is a resumable
+    unit (``ctx.unit``): ``"seed{s}/check"``, ``"seed{s}/Adam-pair"`` (torch-Adam and
+    adjoint-Adam together, to compare their final parameters), ``"seed{s}/adjoint-A-RelSAV"``,
+    ``"seed{s}/PAM"``, ``"seed{s}/large-lr/{variant}"``. ``summary`` holds mean, spread,
+    min and max over seeds (:func:`stats`)."""
+    from ..experiments.record import Context
+
+    ctx = ctx or Context()
     if size not in MNIST_SIZES:
         raise ValueError(f"size must be one of {sorted(MNIST_SIZES)}, got {size!r}")
     cfg = dict(MNIST_SIZES[size])
     for k, v in overrides.items():
         if k not in cfg:
-            raise ValueError(f"unknown override {k!r}; expected one of {sorted(cfg)}")
+            from ..errors import ConfigError
+            raise ConfigError(f"unknown override {k!r}; expected one of {sorted(cfg)} or a keyword "
+                              "of mnist_experiment")
         cfg[k] = v
-    known = ("torch-Adam", "adjoint-Adam", "adjoint-A-RelSAV", "PAM")
+    methods = list(methods)
     for m in methods:
-        if m not in known:
-            raise ValueError(f"unknown method {m!r}; expected some of {known}")
+        if m not in METHODS:
+            raise ValueError(f"unknown method {m!r}; expected some of {METHODS}")
+    if SIDE % cfg["cells"]:
+        raise ValueError(f"cells must divide 28, got {cfg['cells']!r}")
+    dt = _dtype(dtype)
+    seeds = [seed + k for k in range(3 if size == "full" else 1)] if seeds is None else [int(s) for s in seeds]
+    if not seeds or any(s < 0 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of ints >= 0, got {seeds!r}")
+    if large_lr is not None:
+        unknown = set(large_lr) - set(LARGE_LR)
+        if unknown:
+            raise ValueError(f"unknown large_lr keys {sorted(unknown)}; expected {sorted(LARGE_LR)}")
+        large_lr = {**LARGE_LR, **large_lr}
+    ctx.declare(**cfg, seeds=seeds, T=T, sigma=sigma, lr=lr, C=C, gain_b=gain_b, gain_W=gain_W, tau=tau,
+                pam_lr=pam_lr, inner=inner, dtype=str(dt).replace("torch.", ""), methods=methods,
+                large_lr=large_lr, loss="softmax cross-entropy", method="euler")
     from ..schemes import RelSAV
 
     dev = get_device(device)
     # the first torch.optim optimizer of a process imports torch._dynamo (seconds): do it
     # now so that it is not billed to the first epoch of the first timed run
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
-    t0 = time.perf_counter()
-    data = mnist_functions(cfg["n_train"], cfg["n_test"], cells=cfg["cells"], seed=seed, device=dev,
-                           dtype=dtype)
-    load_s = time.perf_counter() - t0
-    grid = data.grid
-    p0 = init_network(grid, cfg["steps"], gain_b=gain_b, gain_W=gain_W, dtype=dtype, device=dev,
-                      generator=torch.Generator().manual_seed(seed))
-    check = gradient_check(data, p0, T=T, sigma=sigma)
-    acc0 = evaluate(p0, data.x_test, data.y_test, grid, T, sigma)[0]
-    common = dict(epochs=cfg["epochs"], batch_size=cfg["batch_size"], T=T, sigma=sigma, seed=seed,
-                  progress=progress)
-    runs: dict[str, RunRecord] = {}
-    finals: dict[str, dict[str, Tensor]] = {}
-    for m in methods:
-        if m == "torch-Adam":
-            finals[m], runs[m] = train_torch(data, p0, lambda ps: torch.optim.Adam(ps, lr=lr), name=m, **common)
-        elif m == "adjoint-Adam":
-            finals[m], runs[m] = train_adjoint(data, p0, lambda ps: torch.optim.Adam(ps, lr=lr), name=m, **common)
-        elif m == "adjoint-A-RelSAV":
-            finals[m], runs[m] = train_adjoint(data, p0, lambda ps: RelSAV(ps, lr=lr, C=C, adaptive=True),
-                                               name=m, **common)
-        else:
-            finals[m], runs[m] = train_pam(data, p0, outer=cfg["outer"], n_pam=cfg["n_pam"], tau=tau,
-                                           inner=inner, lr=pam_lr, T=T, sigma=sigma, name=m,
-                                           progress=progress)
-    train_acc = {m: evaluate(finals[m], data.x_train, data.y_train, grid, T, sigma)[0] for m in runs}
-    per_epoch = {m: _median(r.seconds) for m, r in runs.items()}
-    cpu_epoch = {m: _median(r.cpu_seconds) for m, r in runs.items()}
+    common = dict(epochs=cfg["epochs"], batch_size=cfg["batch_size"], T=T, sigma=sigma, progress=progress)
+    cache: dict[str, Any] = {}
+
+    def setup_seed(s):
+        """data and initial network of seed ``s`` (loaded once, only if a unit needs them)"""
+        if cache.get("seed") != s:
+            t0 = time.perf_counter()
+            data = mnist_functions(cfg["n_train"], cfg["n_test"], cells=cfg["cells"], seed=s, device=dev,
+                                   dtype=dt)
+            load = time.perf_counter() - t0
+            p0 = init_network(data.grid, cfg["steps"], gain_b=gain_b, gain_W=gain_W, dtype=dt, device=dev,
+                              generator=generator(s))
+            cache.update(seed=s, data=data, p0=p0, load=load)
+        return cache["data"], cache["p0"]
+
+    def check_unit(s):
+        data, p0 = setup_seed(s)
+        return {"gradient_check": gradient_check(data, p0, T=T, sigma=sigma),
+                "initial_test_acc": evaluate(p0, data.x_test, data.y_test, data.grid, T, sigma)[0],
+                "load_seconds": cache["load"]}
+
+    def finish_run(data, params, rec):
+        d = rec.as_dict()
+        d["final_train_acc"] = evaluate(params, data.x_train, data.y_train, data.grid, T, sigma)[0]
+        return d
+
+    def pair_unit(s):
+        data, p0 = setup_seed(s)
+        out, fin = {}, {}
+        for m in ("torch-Adam", "adjoint-Adam"):
+            if m not in methods:
+                continue
+            train = train_torch if m == "torch-Adam" else train_adjoint
+            fin[m], rec = train(data, p0, lambda ps: torch.optim.Adam(ps, lr=lr), name=m, seed=s, **common)
+            out[m] = finish_run(data, fin[m], rec)
+        if len(fin) == 2:
+            pa, pt = fin["adjoint-Adam"], fin["torch-Adam"]
+            out["param_reldiff"] = max(float((pa[k] - pt[k]).norm() / pt[k].norm().clamp_min(1e-30)) for k in pt)
+        return out
+
+    def relsav_unit(s):
+        data, p0 = setup_seed(s)
+        p, rec = train_adjoint(data, p0, lambda ps: RelSAV(ps, lr=lr, C=C, adaptive=True),
+                               name="adjoint-A-RelSAV", seed=s, **common)
+        return finish_run(data, p, rec)
+
+    def pam_unit(s):
+        data, p0 = setup_seed(s)
+        p, rec = train_pam(data, p0, outer=cfg["outer"], n_pam=cfg["n_pam"], tau=tau, inner=inner, lr=pam_lr,
+                           T=T, sigma=sigma, name="PAM", progress=progress)
+        return finish_run(data, p, rec)
+
+    def large_unit(s, variant, Cv):
+        L = large_lr
+        small = mnist_functions(L["n_train"], L["n_test"], cells=L["cells"], seed=s, device=dev, dtype=dt)
+        q0 = init_network(small.grid, cfg["steps"], gain_b=gain_b, gain_W=gain_W, dtype=dt, device=dev,
+                          generator=generator(s))
+        opt = ((lambda ps: torch.optim.Adam(ps, lr=L["lr"])) if Cv is None
+               else (lambda ps: RelSAV(ps, lr=L["lr"], C=Cv, adaptive=True)))
+        _, rec = train_adjoint(small, q0, opt, epochs=L["epochs"], batch_size=L["batch_size"], T=T, sigma=sigma,
+                               seed=s, name=variant, progress=progress)
+        diag = rec.extra.get("diagnostics", [])
+        return {"train_loss": rec.train_loss, "test_acc": rec.test_acc,
+                "step_scale": [dd.get("step_scale", float("nan")) for dd in diag],
+                "r": [dd.get("r", float("nan")) for dd in diag]}
+
+    checks: dict[str, Any] = {}
+    runs: dict[str, dict[str, Any]] = {m: {} for m in methods}
+    reldiff: dict[str, float] = {}
+    large: dict[str, dict[str, Any]] = {}
+    variants = {}
+    if large_lr is not None:
+        variants = {"Adam": None, **{f"A-RelSAV, C = {Cv:g}": float(Cv) for Cv in large_lr["Cs"]}}
+    for s in seeds:
+        key = str(s)
+        checks[key] = ctx.unit(f"seed{s}/check", lambda: check_unit(s))
+        if "torch-Adam" in methods or "adjoint-Adam" in methods:
+            pair = ctx.unit(f"seed{s}/Adam-pair", lambda: pair_unit(s))
+            for m in ("torch-Adam", "adjoint-Adam"):
+                if m in pair:
+                    runs[m][key] = pair[m]
+            if "param_reldiff" in pair:
+                reldiff[key] = pair["param_reldiff"]
+        if "adjoint-A-RelSAV" in methods:
+            runs["adjoint-A-RelSAV"][key] = ctx.unit(f"seed{s}/adjoint-A-RelSAV", lambda: relsav_unit(s))
+        if "PAM" in methods:
+            runs["PAM"][key] = ctx.unit(f"seed{s}/PAM", lambda: pam_unit(s))
+        for v, Cv in variants.items():
+            large.setdefault(v, {})[key] = ctx.unit(f"seed{s}/large-lr/{v}", lambda: large_unit(s, v, Cv))
+
+    grid = Grid(2, cfg["cells"])
+    n_par = cfg["steps"] * grid.N * (grid.N + 1) + CLASSES * (grid.N + 1)
+
+    def over_seeds(fn):
+        return {m: stats([fn(r) for r in runs[m].values()]) for m in methods}
+
+    summary = {
+        "final_test_acc": over_seeds(lambda r: r["test_acc"][-1]),
+        "final_train_acc": over_seeds(lambda r: r["final_train_acc"]),
+        "cpu_seconds_per_epoch": over_seeds(lambda r: _median(r["cpu_seconds"])),
+        "seconds_per_epoch": over_seeds(lambda r: _median(r["seconds"])),
+        "evals_per_epoch": over_seeds(lambda r: r["evals"] / max(1, len(r["seconds"]))),
+        "initial_test_acc": stats([c["initial_test_acc"] for c in checks.values()]),
+        "gradient_check_max": stats([max(c["gradient_check"].values()) for c in checks.values()]),
+    }
     res: dict[str, Any] = {
-        "size": size, "device": str(dev), "dtype": str(dtype).replace("torch.", ""),
-        "torch_threads": torch.get_num_threads(), "config": cfg,
+        "size": size, "device": str(dev), "dtype": str(dt).replace("torch.", ""),
+        "torch_threads": torch.get_num_threads(), "config": cfg, "seeds": seeds,
         "hyper": dict(T=T, sigma=sigma, lr=lr, C=C, gain_b=gain_b, gain_W=gain_W, tau=tau,
                       pam_lr=pam_lr, inner=inner, loss="softmax cross-entropy", method="euler"),
-        "grid": {"dim": 2, "cells": grid.cells, "N": grid.N},
-        "parameters": int(sum(v.numel() for v in p0.values())),
-        "load_seconds": load_s, "gradient_check": check, "initial_test_acc": acc0,
-        "runs": {m: r.as_dict() for m, r in runs.items()},
-        "final_test_acc": {m: r.test_acc[-1] if r.test_acc else acc0 for m, r in runs.items()},
-        "final_train_acc": train_acc,
-        "seconds_per_epoch": per_epoch, "cpu_seconds_per_epoch": cpu_epoch,
-        "evals_per_epoch": {m: r.evals / max(1, len(r.seconds)) for m, r in runs.items()},
+        "grid": {"dim": 2, "cells": grid.cells, "N": grid.N}, "parameters": n_par,
+        "checks": checks, "runs": runs, "summary": summary,
+        "gradient_check": {k: max(c["gradient_check"][k] for c in checks.values())
+                           for k in next(iter(checks.values()))["gradient_check"]},
     }
-    if "torch-Adam" in runs and "adjoint-Adam" in runs:
-        res["adjoint_over_autograd_per_epoch"] = per_epoch["adjoint-Adam"] / per_epoch["torch-Adam"]
-        res["adjoint_over_autograd_cpu_per_epoch"] = cpu_epoch["adjoint-Adam"] / cpu_epoch["torch-Adam"]
-        pa, pt = finals["adjoint-Adam"], finals["torch-Adam"]
-        res["adjoint_vs_torch_param_reldiff"] = max(
-            float((pa[k] - pt[k]).norm() / pt[k].norm().clamp_min(1e-30)) for k in pt)
-    if "PAM" in runs:
-        J = runs["PAM"].extra["J"]
-        res["pam_monotone"] = all(J[k + 1] <= J[k] for k in range(len(J) - 1))
-        res["pam_min_decrease_slack"] = min(runs["PAM"].extra["decrease"]) if runs["PAM"].extra["decrease"] else None
+    if "torch-Adam" in methods and "adjoint-Adam" in methods:
+        res["adjoint_vs_torch_param_reldiff"] = stats(reldiff.values())
+        res["adjoint_over_autograd_cpu_per_epoch"] = stats(
+            [_median(runs["adjoint-Adam"][k]["cpu_seconds"]) / _median(runs["torch-Adam"][k]["cpu_seconds"])
+             for k in runs["torch-Adam"]])
+        res["adjoint_minus_torch_test_acc"] = stats(
+            [runs["adjoint-Adam"][k]["test_acc"][-1] - runs["torch-Adam"][k]["test_acc"][-1]
+             for k in runs["torch-Adam"]])
+    if "PAM" in methods:
+        Js = [r["extra"]["J"] for r in runs["PAM"].values()]
+        res["pam_monotone"] = all(J[k + 1] <= J[k] for J in Js for k in range(len(J) - 1))
+        slack = [x for r in runs["PAM"].values() for x in r["extra"]["decrease"]]
+        res["pam_min_decrease_slack"] = min(slack) if slack else None
+        res["pam_final_over_initial_J"] = stats([J[-1] / J[0] for J in Js])
+    if large:
+        res["large_lr"] = {"config": large_lr, "runs": large, "summary": {
+            v: {"first_epoch_loss": stats([r["train_loss"][0] for r in rs.values()]),
+                "final_test_acc": stats([r["test_acc"][-1] for r in rs.values()]),
+                "last_step_scale": stats([r["step_scale"][-1] if r["step_scale"] else 1.0 for r in rs.values()])}
+            for v, rs in large.items()}}
     return res
 
 
@@ -517,32 +657,57 @@ def _median(xs):
     return s[k] if len(s) % 2 else 0.5 * (s[k - 1] + s[k])
 
 
+def _band(ax, curves, style, label, x0=1, color=None):
+    """mean over seeds with a min-max band"""
+    n = min(len(c) for c in curves)
+    if n == 0:
+        return
+    xs = list(range(x0, x0 + n))
+    t = torch.tensor([c[:n] for c in curves], dtype=torch.float64)
+    line, = ax.plot(xs, t.mean(0).tolist(), style, ms=3, label=label, color=color)
+    if len(curves) > 1:
+        ax.fill_between(xs, t.min(0).values.tolist(), t.max(0).values.tolist(), alpha=0.2,
+                        color=line.get_color())
+
+
 def plot_mnist(res: dict[str, Any], path: str | Path | None = None):
-    """Training loss and test accuracy per epoch (per outer step for PAM) of every run of
-    :func:`mnist_experiment`, and seconds per epoch; saved to ``path`` (and closed) when
-    given, else the figure is returned."""
+    """Training loss and test accuracy per epoch (per outer step for PAM) of every method of
+    :func:`mnist_experiment` (mean over seeds, band: min to max), CPU seconds per epoch, and,
+    when present, the large-learning-rate runs; saved to ``path`` (and closed) when given,
+    else the figure is returned."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
-    for m, r in res["runs"].items():
-        xs = list(range(1, len(r["train_loss"]) + 1))
+    has_large = "large_lr" in res
+    fig, ax = plt.subplots(1, 4 if has_large else 3, figsize=(18 if has_large else 14, 3.8))
+    acc0 = res["summary"]["initial_test_acc"]["mean"]
+    for m, by_seed in res["runs"].items():
         style = "s--" if m == "PAM" else "o-"
-        ax[0].semilogy(xs, r["train_loss"], style, ms=3, label=m)
-        ax[1].plot([0] + xs, [res["initial_test_acc"]] + r["test_acc"], style, ms=3, label=m)
+        _band(ax[0], [r["train_loss"] for r in by_seed.values()], style, m)
+        _band(ax[1], [[acc0] + r["test_acc"] for r in by_seed.values()], style, m, x0=0)
+    ax[0].set_yscale("log")
     ax[0].set_xlabel("epoch (PAM: outer step)")
     ax[0].set_ylabel("training cross-entropy")
     ax[1].set_xlabel("epoch (PAM: outer step)")
     ax[1].set_ylabel("test accuracy")
     ax[1].axhline(0.1, color="gray", lw=0.8, ls=":")
     ax[1].legend(fontsize=8)
-    names = list(res["seconds_per_epoch"])
-    xs = torch.arange(len(names)).tolist()
-    ax[2].bar([x - 0.2 for x in xs], [res["seconds_per_epoch"][m] for m in names], 0.4, label="wall")
-    ax[2].bar([x + 0.2 for x in xs], [res["cpu_seconds_per_epoch"][m] for m in names], 0.4, label="CPU")
-    ax[2].set_xticks(xs, names, rotation=20, fontsize=8)
-    ax[2].set_ylabel("seconds per epoch (PAM: per outer step)")
-    ax[2].legend(fontsize=8)
+    cpu = res["summary"]["cpu_seconds_per_epoch"]
+    names = list(cpu)
+    ax[2].bar(range(len(names)), [cpu[m]["mean"] for m in names],
+              yerr=[[cpu[m]["mean"] - cpu[m]["min"] for m in names], [cpu[m]["max"] - cpu[m]["mean"] for m in names]])
+    ax[2].set_xticks(range(len(names)), names, rotation=20, fontsize=8)
+    ax[2].set_ylabel("CPU seconds per epoch (PAM: per outer step)")
+    if has_large:
+        for i, (v, by_seed) in enumerate(res["large_lr"]["runs"].items()):
+            _band(ax[3], [r["train_loss"] for r in by_seed.values()], "o-", v, color=f"C{i}")
+        ax[3].set_yscale("log")
+        ax[3].set_xlabel("epoch")
+        L = res["large_lr"]["config"]
+        ax[3].set_ylabel("mean minibatch cross-entropy")
+        ax[3].set_title(f"lr {L['lr']}: {L['cells']}x{L['cells']} grid, {L['n_train']} images", fontsize=9)
+        ax[3].legend(fontsize=8)
     g = res["grid"]
     fig.suptitle(f"mean-field ResNet on MNIST: grid {g['cells']}x{g['cells']} (N={g['N']}), "
-                 f"{res['config']['steps']} layers, {res['config']['n_train']} training images", fontsize=10)
+                 f"{res['config']['steps']} layers, {res['config']['n_train']} training images, "
+                 f"{len(res['seeds'])} seed(s): mean and min-max band", fontsize=10)
     return finish(fig, path)

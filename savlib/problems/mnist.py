@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import get_device
+from ..config import generator, get_device
 from .regression import Split
 
 __all__ = ["mnist", "MNISTIntegrityError", "PKL_SHA256", "PKL_SIZE", "find_mnist_pkl", "read_idx",
@@ -246,7 +246,7 @@ def mnist(split: str = "60k/10k", *, root: str | os.PathLike | None = None, n_tr
         source = f"pkl:{path}"
         if split == "60k/10k":
             xtr, ytr = np.concatenate([xtr, xva]), np.concatenate([ytr, yva])
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     xtr, ytr = _subsample(xtr, ytr, n_train, g, "n_train")
     xte, yte = _subsample(xte, yte, n_test, g, "n_test")
     dev = get_device(device)

@@ -60,6 +60,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..config import generator as _generator
 from .burgers import BURGERS_NU, burgers_exact
 
 __all__ = [
@@ -206,7 +207,7 @@ class PINNProblem:
         if not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
         self._cache: dict = {}
-        self.data = self.sample(torch.Generator().manual_seed(int(self.seed)), dtype=torch.float64)
+        self.data = self.sample(_generator(int(self.seed)), dtype=torch.float64)
 
     # -- to be provided by subclasses -------------------------------------------------
     def _sample(self, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -243,7 +244,7 @@ class PINNProblem:
         ``torch.Generator``; a new one seeded with ``self.seed`` when None). Use it to
         resample the collocation points between steps."""
         if generator is None:
-            generator = torch.Generator().manual_seed(int(self.seed))
+            generator = _generator(int(self.seed))
         if not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
         x_f, x_b = self._sample(generator)

@@ -22,7 +22,9 @@ order 100, e.g. Example 2, the gradients shrink by ~|y|^2) while training on the
 
 The coefficients ``p, q`` (Ex. 1) and ``c`` (Ex. 2) are "given" (000) / "randomly generated"
 (002) but never printed; savlib draws ``p, q ~ N(0, I)`` and ``c ~ U(0, 1)^D`` from the
-problem's seed (pass your own to override) and records them in ``Split.info``.
+problem's seed (pass your own to override) and records them in ``Split.info``;
+``quadratic(coef="normal")`` draws ``c ~ N(0, I)`` as seed 002's released generator does.
+Seed 002's generator also leaves the inputs raw: pass ``zscore=None`` for its setup.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from ..config import get_device
+from ..config import generator, get_device
 
 __all__ = [
     "Split",
@@ -141,7 +143,7 @@ def _finish(name: str, x: Tensor, y: Tensor, *, train_fraction: float, zscore: s
 def _gen(seed: int) -> torch.Generator:
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return torch.Generator().manual_seed(seed)
+    return generator(seed)
 
 
 def _check_dims(D: int, M: int) -> None:
@@ -174,20 +176,28 @@ def sin_cos(D: int = 40, M: int = 10_000, *, seed: int = 0, p=None, q=None, loss
                    device=device, dtype=dtype, info={"D": D, "seed": seed, "p": p.tolist(), "q": q.tolist()})
 
 
-def quadratic(D: int = 40, M: int = 10_000, *, seed: int = 0, c=None, loss: str = "mse",
+def quadratic(D: int = 40, M: int = 10_000, *, seed: int = 0, c=None, coef: str = "uniform", loss: str = "mse",
               zscore: str | None = "all", train_fraction: float = 0.8, device=None, dtype=None) -> Split:
     """``f*(x) = sum_i c_i x_i^2``, ``x ~ U(0, 5)^D``.
 
     Seed 000 Example 2, eq. (26) (Figs. 7-9: D = 40, M = 10^4) and seed 002 Experiment 2
-    (D = 40, M = 10^4). ``c ~ U(0, 1)^D`` unless given, so targets are of order 10^2.
+    (D = 40, M = 10^4). Unless ``c`` is given it is drawn from the seed: ``coef="uniform"``
+    (default) ``c ~ U(0, 1)^D``, so targets are positive and of order 10^2; ``coef="normal"``
+    ``c ~ N(0, I_D)``, what seed 002's released generator draws (targets of either sign, of
+    order ``(25/3) |c|`` ~ 50 in D = 40).
     """
     _check_dims(D, M)
+    if coef not in ("uniform", "normal"):
+        raise ValueError(f"coef must be 'uniform' or 'normal', got {coef!r}")
     g = _gen(seed)
-    c = torch.rand(D, generator=g, dtype=torch.float64) if c is None else _vec(c, D, "c")
+    if c is None:
+        c = (torch.rand if coef == "uniform" else torch.randn)(D, generator=g, dtype=torch.float64)
+    else:
+        c = _vec(c, D, "c")
     x = 5.0 * torch.rand(M, D, generator=g, dtype=torch.float64)
     y = (x ** 2) @ c
     return _finish("quadratic", x, y, train_fraction=train_fraction, zscore=zscore, loss=loss,
-                   device=device, dtype=dtype, info={"D": D, "seed": seed, "c": c.tolist()})
+                   device=device, dtype=dtype, info={"D": D, "seed": seed, "coef": coef, "c": c.tolist()})
 
 
 def gaussian(D: int = 40, M: int | None = None, *, variant: str = "000", seed: int = 0,

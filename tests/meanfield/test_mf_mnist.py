@@ -137,16 +137,61 @@ def test_experiment_small_and_registered(tmp_path):
 
     assert "meanfield_mnist" in EXPERIMENTS
     res = mnist_experiment("quick", seed=0, cells=7, n_train=200, n_test=100, epochs=1, n_pam=100,
-                           outer=1, steps=2)
+                           outer=1, steps=2, seeds=[0, 1],
+                           large_lr=dict(n_train=100, n_test=50, epochs=2, cells=7))
     assert set(res["runs"]) == {"torch-Adam", "adjoint-Adam", "adjoint-A-RelSAV", "PAM"}
-    assert res["grid"]["N"] == 49 and res["adjoint_vs_torch_param_reldiff"] < 1e-4
+    assert all(set(r) == {"0", "1"} for r in res["runs"].values()) and res["seeds"] == [0, 1]
+    assert res["grid"]["N"] == 49 and res["adjoint_vs_torch_param_reldiff"]["max"] < 1e-4
     assert max(res["gradient_check"].values()) < 1e-10 and res["pam_monotone"]
+    # the summary is computed from the runs: mean over seeds, sample standard deviation
+    accs = [res["runs"]["PAM"][s]["test_acc"][-1] for s in ("0", "1")]
+    st = res["summary"]["final_test_acc"]["PAM"]
+    assert st["values"] == accs and st["mean"] == pytest.approx(sum(accs) / 2)
+    assert st["std"] == pytest.approx(abs(accs[0] - accs[1]) / math.sqrt(2))
+    ev = res["summary"]["evals_per_epoch"]
+    assert ev["adjoint-A-RelSAV"]["values"] == [2 * e for e in ev["adjoint-Adam"]["values"]]
+    assert set(res["large_lr"]["runs"]) == {"Adam", "A-RelSAV, C = 1", "A-RelSAV, C = 100"}
+    assert len(res["large_lr"]["runs"]["Adam"]["1"]["train_loss"]) == 2
+    assert len(res["large_lr"]["runs"]["A-RelSAV, C = 1"]["0"]["step_scale"]) == 2
+    assert res["parameters"] == 2 * 49 * 50 + 10 * 50
     plot_mnist(res, tmp_path / "m.png")
     assert (tmp_path / "m.png").stat().st_size > 1000
     assert set(MNIST_SIZES) == {"quick", "full"} and MNIST_SIZES["full"]["cells"] == 28
     out = run("meanfield_mnist", size="quick", out=tmp_path, cells=7, n_train=100, n_test=50, epochs=1,
-              n_pam=50, outer=1, steps=1, methods=("adjoint-A-RelSAV",))
+              n_pam=50, outer=1, steps=1, methods=("adjoint-A-RelSAV",), large_lr=None)
     assert (tmp_path / "meanfield_mnist.json").is_file() and set(out["runs"]) == {"adjoint-A-RelSAV"}
+    assert out["provenance"]["config"]["methods"] == ["adjoint-A-RelSAV"]
+
+
+def test_experiment_declares_its_configuration_and_resumes(tmp_path):
+    from savlib.experiments import run
+    from savlib.experiments.record import resolve_config
+
+    cfg = resolve_config("meanfield_mnist", "full")
+    assert cfg["seeds"] == [0, 1, 2] and cfg["cells"] == 28 and cfg["n_train"] == 10_000
+    assert cfg["methods"] == ["torch-Adam", "adjoint-Adam", "adjoint-A-RelSAV", "PAM"]
+    assert cfg["dtype"] == "float32" and cfg["large_lr"]["lr"] == 0.3 and cfg["lr"] == 0.01
+    assert resolve_config("meanfield_mnist", "quick")["seeds"] == [0]
+    assert resolve_config("meanfield_mnist", "full", seed=5, epochs=2)["seeds"] == [5, 6, 7]
+    with pytest.raises(ValueError, match="override"):
+        resolve_config("meanfield_mnist", "full", bogus=1)
+    kw = dict(cells=7, n_train=100, n_test=50, epochs=1, n_pam=50, outer=1, steps=1, seeds=[0, 1], large_lr=None)
+    first = run("meanfield_mnist", size="quick", out=tmp_path, **kw)
+    # a partial result with both seeds done: resuming takes every unit from it, same numbers
+    import json
+    partial = tmp_path / "meanfield_mnist.partial.json"
+    from savlib.experiments.record import write_json
+    write_json(partial, {"experiment": "meanfield_mnist", "config": first["provenance"]["config"],
+                         "units": {f"seed{s}/{u}": v for s in (0, 1) for u, v in (
+                             ("check", first["checks"][str(s)]),
+                             ("Adam-pair", {"torch-Adam": first["runs"]["torch-Adam"][str(s)],
+                                            "adjoint-Adam": first["runs"]["adjoint-Adam"][str(s)],
+                                            "param_reldiff": first["adjoint_vs_torch_param_reldiff"]["values"][s]}),
+                             ("adjoint-A-RelSAV", first["runs"]["adjoint-A-RelSAV"][str(s)]),
+                             ("PAM", first["runs"]["PAM"][str(s)]))}})
+    again = run("meanfield_mnist", size="quick", out=tmp_path, resume=True, **kw)
+    assert again["provenance"]["resumed_units"] == 8
+    assert again["summary"] == json.loads(json.dumps(first["summary"]))
 
 
 @pytest.mark.parametrize("kw,match", [(dict(size="huge"), "size"), (dict(cells=3), "cells"),

@@ -10,7 +10,11 @@ import pytest
 import torch
 
 from savlib.experiments import EXPERIMENTS, _json_safe
-from savlib.experiments.pinn import burgers_fig12, evals_per_step, isgd_pinn, make_optimizer, train_pinn
+from savlib.errors import ConfigError
+from savlib.experiments.pinn import (BURGERS_SCHEMES, ISGD_SCHEMES, adam_warmup, burgers_fig12, evals_per_step,
+                                     isgd_pinn, make_optimizer, stiffness_sweep, summary_html, summary_table,
+                                     train_pinn)
+from savlib.experiments.record import Context, resolve_config
 from savlib.problems import Burgers, Helmholtz2D, PerturbedODE, Poisson2D, burgers_exact
 from savlib.problems.pinn import PINNData, PINNModel, max_abs, rel_l2
 from savlib.schemes import isgd_adam
@@ -150,17 +154,94 @@ def test_make_optimizer_names_and_bad_input():
 def test_large_lr_sgd_diverges_where_isgd_adam_stays_finite():
     """Seed 001 sec. 4.1 at lr 0.5 (quick size): SGD blows up, the implicit schedule does not."""
     res = isgd_pinn("quick", problems=("ode_eps2",), schemes=("SGD", "ISGD,Adam"))
-    sgd, isgd = res["runs"]["ode_eps2|lr=0.5|SGD"], res["runs"]["ode_eps2|lr=0.5|ISGD,Adam"]
+    sgd, isgd = res["runs"]["ode_eps2|lr=0.5|SGD"]["0"], res["runs"]["ode_eps2|lr=0.5|ISGD,Adam"]["0"]
     assert sgd["diverged"] and sgd["evals"][-1] < 300
     assert not isgd["diverged"] and isgd["evals"][-1] == 300 and isgd["final_test_rel_l2"] < 1.0
+    s = res["summary"]["ode_eps2|lr=0.5|SGD"]
+    assert s["n_diverged"] == 1 and s["final_rel_l2"]["n"] == 0
     json.dumps(_json_safe(res), allow_nan=False)   # what the runner writes
 
 
 def test_experiments_are_registered():
-    for name in ("pinn_burgers", "pinn_burgers_paper", "pinn_isgd", "pinn_isgd_paper"):
+    for name in ("pinn_burgers", "pinn_burgers_paper", "pinn_isgd", "pinn_isgd_paper", "pinn_stiffness"):
         assert EXPERIMENTS[name].name == name
     for P in (Helmholtz2D, Poisson2D):
         assert P(n_f=8, n_b=8, n_test=3).dim == 2
+
+
+@pytest.mark.parametrize("name", ["pinn_burgers", "pinn_burgers_paper", "pinn_isgd", "pinn_isgd_paper",
+                                  "pinn_stiffness"])
+def test_declared_configuration_names_everything_that_determines_the_run(name):
+    quick, full = resolve_config(name, "quick"), resolve_config(name, "full")
+    assert len(quick["seeds"]) == 1 and len(full["seeds"]) == 3 and full["seeds"] == [0, 1, 2]
+    assert resolve_config(name, "full", seed=5)["seeds"] == [5, 6, 7]
+    if name.startswith("pinn_burgers"):
+        for k in ("nx", "nt", "n_initial", "n_boundary", "widths", "evals", "lrs", "schemes", "C", "lam", "nu"):
+            assert k in full, k
+        assert full["lrs"] == [0.01, 0.001] and full["schemes"] == list(BURGERS_SCHEMES)
+    elif name.startswith("pinn_isgd"):
+        for p, c in full["problems"].items():
+            assert {"kw", "widths", "evals", "lrs", "small_lr_batch", "eta"} <= set(c)
+            assert "n_f" in c["kw"]          # the points are named, not left to the class default
+        assert full["schemes"] == list(ISGD_SCHEMES) and full["K1"] == 10
+    else:
+        assert {"widths", "n_f", "steps", "freqs", "amp", "lanczos_tol"} <= set(full)
+    with pytest.raises(ConfigError):
+        resolve_config(name, "full", no_such_keyword=1)
+    assert resolve_config("pinn_burgers", "full", evals=50)["evals"] == 50
+
+
+def test_burgers_units_resume_to_the_same_result(tmp_path):
+    """One unit per (lr, scheme, seed); an interrupted run resumed from the partial file gives
+    the result of an uninterrupted one."""
+    kw = dict(lrs=[0.01], schemes=["Adam", "A-SAV"], evals=6, seeds=[0, 1])
+    ctx = Context(partial=tmp_path / "p.json", name="pinn_burgers")
+    full = burgers_fig12("quick", ctx=ctx, **kw)
+    assert sorted(ctx.units) == ["lr=0.01|A-SAV|seed0", "lr=0.01|A-SAV|seed1", "lr=0.01|Adam|seed0",
+                                 "lr=0.01|Adam|seed1"]
+    assert set(full["runs"]["lr=0.01|Adam"]) == {"0", "1"}
+    # two seeds draw different points and networks
+    assert full["runs"]["lr=0.01|Adam"]["0"]["test_rel_l2"] != full["runs"]["lr=0.01|Adam"]["1"]["test_rel_l2"]
+    ctx2 = Context(partial=tmp_path / "p.json", resume=True, name="pinn_burgers")
+    again = burgers_fig12("quick", ctx=ctx2, **kw)
+    assert len(ctx2.resumed) == 4 and again["runs"] == full["runs"]
+    st = full["summary"]["lr=0.01|Adam"]["final_rel_l2"]
+    vals = [full["runs"]["lr=0.01|Adam"][k]["final_test_rel_l2"] for k in ("0", "1")]
+    assert st["n"] == 2 and st["mean"] == pytest.approx(sum(vals) / 2) and st["min"] == min(vals)
+    assert st["std"] == pytest.approx(abs(vals[0] - vals[1]) / math.sqrt(2))
+    rows = summary_table(full)
+    assert {r["run"] for r in rows} == {"lr=0.01|Adam", "lr=0.01|A-SAV"} and all(r["n_seeds"] == 2 for r in rows)
+    html = summary_html(full)
+    assert html.count("<tr>") == 3 and f"{st['mean']:.3g} &plusmn;" in html
+
+
+def test_stiffness_sweep_units_and_summary():
+    res = stiffness_sweep("quick", freqs=[4, 24], steps=3, n_f=32, widths=[6, 6])
+    assert set(res["runs"]) == {"0", "4", "24"} and set(res["runs"]["4"]) == {"0"}
+    r = res["runs"]["24"]["0"]
+    assert r["init"]["converged"] and r["adam"]["lambda_max"] > 0 and r["freq"] == 24 and r["amp"] == 0.1
+    assert res["runs"]["0"]["0"]["amp"] == 0.0
+    s = res["summary"]["per_seed"]["0"]
+    lam = [res["runs"][m]["0"]["adam"]["lambda_max"] for m in ("4", "24")]
+    assert s["monotone"] == (lam[1] > lam[0])
+    assert s["top_over_smooth"] == pytest.approx(lam[1] / res["runs"]["0"]["0"]["adam"]["lambda_max"])
+    # the forcing's amplitude grows like m^2: a property of the problem, not of training
+    assert res["runs"]["24"]["0"]["max_abs_forcing"] > res["runs"]["4"]["0"]["max_abs_forcing"]
+
+
+def test_adam_warmup_is_seeded_and_matches_torch_adam():
+    from savlib.problems import poisson1d_low
+
+    p = poisson1d_low(n_f=16)
+    a, b = adam_warmup(p, [5], 4, seed=3), adam_warmup(p, [5], 4, seed=3)
+    assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
+    m = p.default_model(widths=[5], generator=torch.Generator().manual_seed(3)).double()
+    opt = torch.optim.Adam(m.parameters())
+    for _ in range(4):
+        opt.zero_grad()
+        p.loss(m).backward()
+        opt.step()
+    assert all(torch.equal(x, y) for x, y in zip(a.parameters(), m.parameters()))
 
 
 def test_lbfgs_is_one_gradient_per_step_and_learns():

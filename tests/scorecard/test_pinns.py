@@ -1,0 +1,161 @@
+"""Scorecard rows of the PINN chapters (savlib.scorecard.pinns): every row is valid, the items
+of the papers are all there, and the verdict rules give the stated verdicts on synthetic results."""
+import math
+
+import pytest
+
+from savlib.experiments.pinn import summarize
+from savlib.scorecard import VERDICTS, Row, pinns
+
+
+def _run(scheme, lr, final, initial=1.0, diverged=False, evals=100, max_abs=None):
+    fin = math.nan if diverged else final
+    return {"scheme": scheme, "lr": lr, "budget_evals": evals, "evals": [0, evals], "steps": [0, evals],
+            "test_rel_l2": [initial, fin], "test_max_abs": [1.0, math.nan if diverged else (max_abs or final)],
+            "final_test_rel_l2": fin, "final_test_max_abs": math.nan if diverged else (max_abs or final),
+            "best_test_rel_l2": min(initial, final) if not diverged else initial, "diverged": diverged,
+            "wall_time_s": 1.0}
+
+
+def _burgers(finals, lrs=(0.01, 0.001), seeds=(0, 1, 2), initial=1.0, diverged=()):
+    """finals: {(lr, scheme): final error} (the same for every seed, plus a small seed offset)."""
+    runs = {}
+    for (lr, s), v in finals.items():
+        runs[f"lr={lr:g}|{s}"] = {str(k): _run(s, lr, v + 0.001 * k, initial, diverged=(lr, s) in diverged)
+                                  for k in seeds}
+    cfg = {"nx": 60, "nt": 20, "widths": [32] * 5, "evals": 100, "lrs": list(lrs), "seeds": list(seeds),
+           "schemes": sorted({s for _, s in finals})}
+    return {"config": cfg, "runs": runs, "summary": summarize(runs)}
+
+
+SAV, BASE = ("A-SAV", "A-ResSAV", "A-RelSAV"), ("Adam", "Adagrad", "RMSprop")
+
+
+def _all(lr, sav, base):
+    return {**{(lr, s): sav[i] for i, s in enumerate(SAV)}, **{(lr, s): base[i] for i, s in enumerate(BASE)}}
+
+
+def test_every_row_is_valid_and_every_item_is_there():
+    rs = pinns.rows()
+    assert all(isinstance(r, Row) and r.verdict in VERDICTS for r in rs)
+    items = {r.item for r in rs}
+    for want in ("Example 5, Fig. 12(a)", "Example 5, Fig. 12(b)", "Fig. 1 (eigenvalues)",
+                 "Fig. 1 / sec. 2.2 (gap over seeds)", "Fig. 2(a-c), eq. 19, eps = 2", "Fig. 2(d-f), eq. 19, eps = 0.01",
+                 "Fig. 3, eq. 20 (2-D Poisson)", "Fig. 4, eq. 21 (Helmholtz, k = 4)", "Table 1"):
+        assert want in items, want
+    assert {r.paper for r in rs} == {"ma2024sav", "li2023isgd"}
+    assert all(r.chapter in (pinns.CHAPTER_TRAINING, pinns.CHAPTER_STIFFNESS) for r in rs)
+    # a verdict other than "not attempted" names its rule and a size
+    assert all(r.notes and r.size != "-" for r in rs if r.verdict != "not attempted")
+
+
+def test_burgers_verdict_rules():
+    res = _burgers({**_all(0.01, (0.1, 0.12, 0.15), (0.3, 0.4, 0.5)), **_all(0.001, (0.3, 0.2, 0.5), (0.25, 0.6, 0.7))})
+    r = {row.item: row for row in pinns.burgers_rows(res)}
+    assert r["Example 5, Fig. 12(a)"].verdict == "reproduced"          # every SAV scheme below every baseline
+    assert r["Example 5, Fig. 12(b)"].verdict == "partly"              # only the best SAV beats the best baseline
+    assert "3 seeds" in r["Example 5, Fig. 12(a)"].size
+    res = _burgers(_all(0.01, (0.3, 0.3, 0.3), (0.1, 0.4, 0.5)), lrs=(0.01,))
+    assert pinns.burgers_rows(res)[0].verdict == "not reproduced"
+    # a diverged seed makes a scheme the worst
+    res = _burgers(_all(0.01, (0.3, 0.3, 0.3), (0.1, 0.4, 0.5)), lrs=(0.01,), diverged={(0.01, "Adam")})
+    assert pinns.burgers_rows(res)[0].verdict == "reproduced"
+
+
+def test_burgers_non_convergence_rule():
+    # Adagrad and RMSprop at lr 0.01 end at 0.95 of the initial error: they count as not converging
+    res = _burgers(_all(0.01, (0.1, 0.1, 0.1), (0.3, 0.95, 0.95)), lrs=(0.01,))
+    row = [r for r in pinns.burgers_rows(res) if "text" in r.item][0]
+    assert row.verdict == "reproduced"
+    res = _burgers(_all(0.01, (0.1, 0.1, 0.1), (0.3, 0.5, 0.5)), lrs=(0.01,))
+    assert [r for r in pinns.burgers_rows(res) if "text" in r.item][0].verdict == "not reproduced"
+    res = _burgers(_all(0.01, (0.1, 0.1, 0.1), (0.3, 0.5, 0.5)), lrs=(0.01,), diverged={(0.01, "RMSprop")})
+    assert [r for r in pinns.burgers_rows(res) if "text" in r.item][0].verdict == "partly"
+
+
+def _isgd(vals, problems=("ode_eps2", "poisson2d"), seeds=(0, 1, 2), diverged=()):
+    """vals: {(problem, lr, scheme): final value} used for the relative L2 and max abs error."""
+    lrs = {"ode_eps2": [0.001, 0.5], "ode_eps0.01": [0.001, 0.5], "poisson2d": [0.0005, 0.5], "helmholtz": [0.0005, 0.5]}
+    runs = {}
+    for (p, lr, s), v in vals.items():
+        runs[f"{p}|lr={lr:g}|{s}"] = {str(k): _run(s, lr, v, diverged=(p, lr, s) in diverged) for k in seeds}
+    kw = {"ode_eps2": {"n_f": 400}, "ode_eps0.01": {"n_f": 400}, "poisson2d": {"n_f": 1000, "n_b": 200},
+          "helmholtz": {"n_f": 1000, "n_b": 200}}
+    cfg = {"problems": {p: {"kw": kw[p], "widths": [50] * 4, "evals": 100, "lrs": lrs[p]} for p in problems},
+           "schemes": ["SGD", "Adam", "ISGD,Adam"], "seeds": list(seeds)}
+    return {"config": cfg, "runs": runs, "summary": summarize(runs)}
+
+
+def _panel(p, lr, sgd, adam, isgd):
+    return {(p, lr, "SGD"): sgd, (p, lr, "Adam"): adam, (p, lr, "ISGD,Adam"): isgd}
+
+
+def test_isgd_verdict_rules():
+    vals = {**_panel("ode_eps2", 0.5, 9.0, 1.0, 0.01), **_panel("ode_eps2", 0.001, 0.5, 0.4, 0.3),
+            **_panel("poisson2d", 0.5, 9.0, 1.0, 0.5), **_panel("poisson2d", 0.0005, 1.0, 1.0, 1.0)}
+    res = _isgd(vals, diverged={("ode_eps2", 0.5, "SGD"), ("poisson2d", 0.5, "SGD")})
+    r = {row.item.split(",")[0]: row for row in pinns.isgd_rows(res)}
+    assert r["Fig. 2(a-c)"].verdict == "reproduced"       # best at lr 0.5 and below 0.05
+    assert r["Fig. 3"].verdict == "partly"                # best at lr 0.5, max abs 0.5 >> 2 x 0.002
+    assert "diverged in 3/3 seeds" in r["Fig. 2(a-c)"].measured
+    # best at lr 0.5 and converged, but Adam ends lower at the small lr: partly
+    res = _isgd({**vals, **_panel("ode_eps2", 0.001, 0.5, 0.01, 0.3)}, diverged={("ode_eps2", 0.5, "SGD")})
+    assert pinns.isgd_rows(res)[0].verdict == "partly"
+    vals.update(_panel("ode_eps2", 0.5, 9.0, 0.001, 0.01))
+    res = _isgd(vals, diverged={("ode_eps2", 0.5, "SGD")})
+    assert pinns.isgd_rows(res)[0].verdict == "not reproduced"     # Adam ends lower at lr 0.5
+    # lowest, not converged, but within the seeds' spread of the runner-up: not reproduced
+    res = _isgd(vals, diverged={("ode_eps2", 0.5, "SGD")})
+    res["summary"]["poisson2d|lr=0.5|Adam"]["final_max_abs"]["std"] = 0.6
+    assert pinns.isgd_rows(res)[1].verdict == "not reproduced"
+    # Poisson within 2 x the paper's 0.2% max abs error: reproduced
+    vals.update({**_panel("poisson2d", 0.5, 9.0, 1.0, 0.003), **_panel("poisson2d", 0.0005, 1.0, 1.0, 0.9)})
+    res = _isgd(vals, diverged={("poisson2d", 0.5, "SGD")})
+    assert pinns.isgd_rows(res)[1].verdict == "reproduced"
+
+
+def test_table1_is_not_attempted_and_states_the_budgets():
+    vals = {**_panel("ode_eps2", 0.5, 9.0, 1.0, 0.01), **_panel("ode_eps2", 0.001, 0.5, 0.4, 0.3)}
+    row = pinns.table1_row(_isgd(vals, problems=("ode_eps2",)))
+    assert row.verdict == "not attempted" and "ode_eps2 100" in row.measured and "on 1 of 1 problems" in row.measured
+    assert pinns.table1_row(None).verdict == "not attempted"
+
+
+def _bench(lam_l, lam_h, fit_l=0.04, fit_h=30.0):
+    def one(name, lam, fit):
+        return {"problem": name, "params": 161401, "widths": [200] * 5, "adam_steps": 2000,
+                "init": {"top": [80.0]}, "trained": {"top": [lam], "converged": True},
+                "relative_l2_after_adam": fit}
+    return {"results": [one("u_L", lam_l, fit_l), one("u_H", lam_h, fit_h)]}
+
+
+def _sweep(ratios):
+    runs = {"0": {}, "50": {}}
+    for k, q in enumerate(ratios):
+        base = {"init": {"lambda_max": 100.0}, "adam": {"lambda_max": 1e4}, "rel_l2_after_adam": 0.1}
+        runs["0"][str(k)] = base
+        runs["50"][str(k)] = {"init": {"lambda_max": 300.0}, "adam": {"lambda_max": 1e4 * q}, "rel_l2_after_adam": 5.0}
+    cfg = {"widths": [30] * 4, "n_f": 1000, "steps": 2000, "seeds": list(range(len(ratios))), "freqs": [50]}
+    summ = {"per_freq": {m: {"rel_l2": {"mean": 1.0, "std": 0.0, "n": len(ratios)}} for m in runs}}
+    return {"config": cfg, "runs": runs, "summary": summ}
+
+
+def test_spectrum_rules():
+    rs = {r.item: r for r in pinns.spectrum_rows(_bench(2e4, 1e9), _sweep([2e3, 5e3, 1e4]))}
+    assert rs["Fig. 1 (eigenvalues)"].verdict == "reproduced"
+    assert rs["Fig. 1 (Adam on u_L vs u_H)"].verdict == "reproduced"
+    assert rs["Fig. 1 / sec. 2.2 (gap over seeds)"].verdict == "reproduced"
+    rs = {r.item: r for r in pinns.spectrum_rows(_bench(1.6e5, 2e11, fit_l=0.5), _sweep([2e3, 50.0, 1e4]))}
+    assert rs["Fig. 1 (eigenvalues)"].verdict == "partly"          # ratio >= 1e3, u_H 400x the paper's
+    assert rs["Fig. 1 (Adam on u_L vs u_H)"].verdict == "partly"
+    assert rs["Fig. 1 / sec. 2.2 (gap over seeds)"].verdict == "partly"   # one seed only 50x
+    rs = {r.item: r for r in pinns.spectrum_rows(_bench(1e4, 1e5), _sweep([2.0, 5.0, 1e4]))}
+    assert rs["Fig. 1 (eigenvalues)"].verdict == "not reproduced"
+    assert rs["Fig. 1 / sec. 2.2 (gap over seeds)"].verdict == "not reproduced"
+    missing = pinns.spectrum_rows(None, None)
+    assert [r.verdict for r in missing] == ["not attempted", "not attempted"]
+
+
+def test_mean_sd():
+    assert pinns.mean_sd({"mean": 0.123456, "std": 0.01, "n": 3}) == "0.123 +- 0.01"
+    assert pinns.mean_sd({"mean": math.nan, "std": math.nan, "n": 0}) == "diverged"
