@@ -77,12 +77,13 @@ def _roundtrip(obj: Any) -> Any:
 
 
 def write_json(path: str | Path, obj: Any) -> None:
-    """Write ``obj`` as strict JSON to ``path`` atomically (a temporary file, then rename), so
-    a reader never sees half a file and a kill mid-write leaves the previous file intact."""
+    """Write ``obj`` as compact strict JSON to ``path`` atomically (a temporary file, then
+    rename), so a reader never sees half a file and a kill mid-write leaves the previous file
+    intact. Compact because per-step histories over several seeds make large files."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(json_safe(obj), indent=1, allow_nan=False))
+        tmp.write_text(json.dumps(json_safe(obj), separators=(",", ":"), allow_nan=False) + "\n")
         os.replace(tmp, path)
     except OSError as e:
         raise ResultError(f"cannot write {path}: {e.strerror or e}") from e
