@@ -256,11 +256,10 @@ def _seed_list(seeds, seed: int, n: int) -> list[int]:
 
 
 def _bar(progress: bool, total: int, desc: str):
-    if not progress:
-        return None
+    """A progress bar over the runs (a disabled one, which does nothing, when ``progress`` is off)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc)
+    return tqdm(total=total, desc=desc, disable=not progress)
 
 
 def burgers_fig12(size: str = "quick", device=None, progress: bool = False, *, seed: int = 0,
@@ -304,11 +303,9 @@ def burgers_fig12(size: str = "quick", device=None, progress: bool = False, *, s
                     f"{key}|seed{s}",
                     lambda: train_pinn(problem, name, lr, cfg["evals"], widths=cfg["widths"], seed=s,
                                        device=device, n_logs=cfg["n_logs"], C=cfg["C"], lam=cfg["lam"]))
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(run=f"{name} lr={lr:g} seed {s}", err=f"{r['final_test_rel_l2']:.3g}")
-    if bar is not None:
-        bar.close()
+                bar.update(1)
+                bar.set_postfix(run=f"{name} lr={lr:g} seed {s}", err=f"{r['final_test_rel_l2']:.3g}")
+    bar.close()
     return {"size": size, "scale": sz, "device": str(get_device(device)), "config": cfg,
             "residual_points": cfg["nx"] * cfg["nt"], "reference": "Cole-Hopf (savlib.problems.burgers_exact)",
             "runs": runs, "summary": summarize(runs)}
@@ -375,11 +372,9 @@ def isgd_pinn(size: str = "quick", device=None, progress: bool = False, *, seed:
                 lambda: train_pinn(made[p], name, lr, c["evals"], widths=c["widths"], seed=s, device=device,
                                    batch_size=c["small_lr_batch"] if small else None, n_logs=cfg["n_logs"],
                                    K1=cfg["K1"], isgd_fraction=cfg["isgd_fraction"], eta=c["eta"]))
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(run=f"{p} {name} lr={lr:g} seed {s}", err=f"{r['final_test_rel_l2']:.3g}")
-    if bar is not None:
-        bar.close()
+            bar.update(1)
+            bar.set_postfix(run=f"{p} {name} lr={lr:g} seed {s}", err=f"{r['final_test_rel_l2']:.3g}")
+    bar.close()
     return {"size": size, "scale": sz, "device": str(get_device(device)), "config": cfg,
             "problems": {p: repr(made[p]) for p in cfg["problems"]}, "paper": {p: PAPER_ISGD.get(p, {}) for p in
                                                                                cfg["problems"]},
@@ -461,10 +456,8 @@ def stiffness_sweep(size: str = "quick", device=None, progress: bool = False, *,
     for s in cfg["seeds"]:
         for m in [0] + cfg["freqs"]:
             runs.setdefault(str(m), {})[str(s)] = ctx.unit(f"seed{s}|m={m}", lambda: one(m, s))
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
+            bar.update(1)
+    bar.close()
     return {"size": size, "device": str(get_device(device)), "config": cfg, "runs": runs,
             "summary": stiffness_summary(runs, cfg)}
 

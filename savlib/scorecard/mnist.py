@@ -54,6 +54,12 @@ def _gf_size(res: dict[str, Any]) -> str:
             f"(full-Jacobian IEQ {p['full_jacobian_epochs']}), {len(p['seeds'])} seeds")
 
 
+def _gf_row(res: dict[str, Any], verdict: str, item: str, paper: str, measured: str, rule: str) -> Row:
+    """A scorecard row of the report's MNIST experiment, backed by the stored result."""
+    return Row("gradflow2024report", item, paper, measured, _gf_size(res), verdict, CHAPTER,
+               "result: gradflow2024_mnist", rule)
+
+
 def table37_row(res: dict[str, Any]) -> Row:
     """Table 3.7: epochs to 90% test accuracy per method."""
     from ..experiments.mnist import PAPER_TABLE37
@@ -68,14 +74,13 @@ def table37_row(res: dict[str, Any]) -> Row:
         parts.append(f"{alg} {_fmt_e90(summ[alg])} (paper {paper})")
     n = len(parts)
     verdict = "reproduced" if good == n else ("partly" if good >= 2 else "not reproduced")
-    return Row("gradflow2024report", "Table 3.7",
-               "Epochs to reach 90% test accuracy on MNIST: IEQ (Adaptive) ~20, ExpSAV ~25, "
-               "IEQ (Full Jacobian) ~30, SAV ~30, SGD ~50.",
-               "epochs to 90% per seed: " + "; ".join(parts) + f"; {good} of {n} methods match",
-               _gf_size(res), verdict, CHAPTER, "result: gradflow2024_mnist",
-               "A method matches when its median over seeds is within 30% of the report's number (a seed "
-               "that never reaches 90% counts as never); reproduced if all match, partly if at least 2 do. "
-               "The report runs full-Jacobian IEQ for 10 epochs only, so its ~30 cannot be reached.")
+    return _gf_row(res, verdict, "Table 3.7",
+                   "Epochs to reach 90% test accuracy on MNIST: IEQ (Adaptive) ~20, ExpSAV ~25, "
+                   "IEQ (Full Jacobian) ~30, SAV ~30, SGD ~50.",
+                   "epochs to 90% per seed: " + "; ".join(parts) + f"; {good} of {n} methods match",
+                   "A method matches when its median over seeds is within 30% of the report's number (a seed "
+                   "that never reaches 90% counts as never); reproduced if all match, partly if at least 2 do. "
+                   "The report runs full-Jacobian IEQ for 10 epochs only, so its ~30 cannot be reached.")
 
 
 def speed_row(res: dict[str, Any]) -> Row:
@@ -89,14 +94,13 @@ def speed_row(res: dict[str, Any]) -> Row:
     verdict = ("reproduced" if len(faster) == len(others)
                else "not reproduced" if not faster else "partly")
     txt = "; ".join(f"{a} {'never' if not math.isfinite(r) else f'{r:.2f}x'}" for a, r in ratio.items())
-    return Row("gradflow2024report", "Exp. 4 claim (Sec. 3.6.2)",
-               "The energy-stable methods reach 90% accuracy much faster than SGD (SGD ~50 epochs, "
-               "adaptive IEQ ~20, ExpSAV ~25, SAV ~30).",
-               f"median epochs to 90% relative to SGD's ({sgd:g}): {txt}; slower than SGD or equal: "
-               f"{', '.join(slower) or 'none'}",
-               _gf_size(res), verdict, CHAPTER, "result: gradflow2024_mnist",
-               "Reproduced if SAV, ExpSAV and adaptive IEQ each need at most 0.75x SGD's median epochs "
-               "to 90%; not reproduced if none does; partly otherwise.")
+    return _gf_row(res, verdict, "Exp. 4 claim (Sec. 3.6.2)",
+                   "The energy-stable methods reach 90% accuracy much faster than SGD (SGD ~50 epochs, "
+                   "adaptive IEQ ~20, ExpSAV ~25, SAV ~30).",
+                   f"median epochs to 90% relative to SGD's ({sgd:g}): {txt}; slower than SGD or equal: "
+                   f"{', '.join(slower) or 'none'}",
+                   "Reproduced if SAV, ExpSAV and adaptive IEQ each need at most 0.75x SGD's median epochs "
+                   "to 90%; not reproduced if none does; partly otherwise.")
 
 
 def accuracy_row(res: dict[str, Any]) -> Row:
@@ -112,13 +116,12 @@ def accuracy_row(res: dict[str, Any]) -> Row:
                      f"{s['final_accuracy_max']:.3f}] (paper {lo:.2f}-{hi:.2f})")
     n = len(parts)
     verdict = "reproduced" if good == n else ("partly" if good >= 3 else "not reproduced")
-    return Row("gradflow2024report", "Exp. 4 performance summary (Sec. 3.5.2)",
-               "Final test accuracy: ExpSAV 92-94%, SAV 90-93%, IEQ (Full Jacobian) 92-95%, "
-               "IEQ (Adaptive) 92-94%, SGD 88-92% (the weakest).",
-               "final test accuracy, mean [min, max] over seeds: " + "; ".join(parts) + f"; {good} of {n} in range",
-               _gf_size(res), verdict, CHAPTER, "result: gradflow2024_mnist",
-               "A method matches when its mean over seeds lies in the report's range (+-0.005); "
-               "reproduced if all match, partly if at least 3 do.")
+    return _gf_row(res, verdict, "Exp. 4 performance summary (Sec. 3.5.2)",
+                   "Final test accuracy: ExpSAV 92-94%, SAV 90-93%, IEQ (Full Jacobian) 92-95%, "
+                   "IEQ (Adaptive) 92-94%, SGD 88-92% (the weakest).",
+                   "final test accuracy, mean [min, max] over seeds: " + "; ".join(parts) + f"; {good} of {n} in range",
+                   "A method matches when its mean over seeds lies in the report's range (+-0.005); "
+                   "reproduced if all match, partly if at least 3 do.")
 
 
 def _grid_size(grid: dict[str, Any]) -> str:

@@ -75,6 +75,15 @@ def _flat(net) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for p in net.parameters()])
 
 
+def _step(opt, net, x, y) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
+    """One MSE step of ``opt``: its diagnostics as floats, the parameters before and after."""
+    from ..schemes import make_closure
+
+    th0 = _flat(net)
+    opt.step(make_closure(net, torch.nn.functional.mse_loss, x, y, optimizer=opt))
+    return {k: float(v) for k, v in opt.diagnostics.items()}, th0, _flat(net)
+
+
 def _batches(data, steps: int, batch: int | None, seed: int):
     from ..config import generator
 
@@ -97,7 +106,7 @@ def check_sav_identity(cls_name: str = "SAV", dts=(0.1, 20.0), lam: float = 1.0,
                        steps: int = 12, batch: int | None = None, seed: int = 0) -> dict:
     """Thm 1 (eq. 18) for SAV, or for ResSAV with ``r_n`` replaced by ``r^_n`` (Alg. 3):
     ``r1^2 - r0^2 + lam |dth|^2 + (r1 - r0)^2 + |dth|^2/dt = 0`` at every step."""
-    from ..schemes import ResSAV, SAV, make_closure
+    from ..schemes import ResSAV, SAV
 
     cls = {"SAV": SAV, "ResSAV": ResSAV}[cls_name]
     worst_rel, worst_used, r_monotone, restart_exact, chain = 0.0, 0.0, True, True, True
@@ -106,10 +115,7 @@ def check_sav_identity(cls_name: str = "SAV", dts=(0.1, 20.0), lam: float = 1.0,
         opt = cls(net.parameters(), lr=dt, C=C, lam=lam)
         r_prev = None
         for x, y in _batches(data, steps, batch, seed):
-            th0 = _flat(net)
-            opt.step(make_closure(net, torch.nn.functional.mse_loss, x, y, optimizer=opt))
-            d = {k: float(v) for k, v in opt.diagnostics.items()}
-            th1 = _flat(net)
+            d, th0, th1 = _step(opt, net, x, y)
             dth = float((th1 - th0).norm())
             r0, r1 = d["r_start"], d["r"]
             if cls_name == "ResSAV":
@@ -159,7 +165,7 @@ def check_relsav(dt: float = 2.0, lam: float = 1.0, C: float = 1.0, eta: float =
     ``r1^2 - r~^2 <= eta |dth|^2/dt``, ``0 <= xi <= 1``, and ``xi`` equals eq. 24's formula
     (``xi_eq24``) wherever ``a = (r~ - r^)^2`` is not tiny. With ``adaptive=True`` (A-RelSAV,
     Alg. 5) the norm is the ``dt^``-weighted one and ``lam = 0``."""
-    from ..schemes import RelSAV, make_closure
+    from ..schemes import RelSAV
     from ..schemes.sav import xi_eq24
 
     lam = 0.0 if adaptive else lam
@@ -169,10 +175,7 @@ def check_relsav(dt: float = 2.0, lam: float = 1.0, C: float = 1.0, eta: float =
     b2, eps = (0.999, 1e-8)
     worst_thm, worst_23, xi_ok, xi_gap, n_xi = 0.0, 0.0, True, 0.0, 0
     for n, (x, y) in enumerate(_batches(data, steps, batch, seed), start=1):
-        th0 = _flat(net)
-        opt.step(make_closure(net, torch.nn.functional.mse_loss, x, y, optimizer=opt))
-        d = {k: float(v) for k, v in opt.diagnostics.items()}
-        th1 = _flat(net)
+        d, th0, th1 = _step(opt, net, x, y)
         dth = th1 - th0
         if adaptive:
             dts = torch.cat([(dt / torch.sqrt(opt.state[p]["exp_avg_sq"] / (1 - b2 ** n) + eps)).reshape(-1)
@@ -201,17 +204,14 @@ def check_relsav(dt: float = 2.0, lam: float = 1.0, C: float = 1.0, eta: float =
 def check_asav_identity(dt: float = 0.5, lam: float = 1.0, steps: int = 15, seed: int = 0) -> dict:
     """Alg. 5 with Alg. 2 (A-SAV): the identity of Thm 1 in the ``dt^``-weighted norm,
     ``dt^ = dt / sqrt(v^ + eps)`` read from the optimizer's state."""
-    from ..schemes import SAV, make_closure
+    from ..schemes import SAV
 
     b1, b2, eps = 0.9, 0.999, 1e-8
     data, net = _problem(seed)
     opt = SAV(net.parameters(), lr=dt, C=1.0, lam=lam, adaptive=True, betas=(b1, b2), eps=eps)
     worst_rel, worst_used, r_prev, mono = 0.0, 0.0, None, True
     for n, (x, y) in enumerate(_batches(data, steps, 64, seed), start=1):
-        th0 = _flat(net)
-        opt.step(make_closure(net, torch.nn.functional.mse_loss, x, y, optimizer=opt))
-        d = {k: float(v) for k, v in opt.diagnostics.items()}
-        th1 = _flat(net)
+        d, th0, th1 = _step(opt, net, x, y)
         dts = torch.cat([(dt / torch.sqrt(opt.state[p]["exp_avg_sq"] / (1 - b2 ** n) + eps)).reshape(-1)
                          for p in net.parameters()])
         dth = th1 - th0
@@ -273,7 +273,7 @@ def check_printed_relaxations(steps: int = 40, seed: int = 0) -> dict:
     """Apply the printed relaxations of Thms 2.5 and 2.6 to the ``r~``, ``r^`` and ``|dw|`` of
     mini-batch runs: does the constraint hold, does ``r`` never increase, and is a drift of
     ``r`` below ``r^`` (the case relaxation is for) ever corrected?"""
-    from ..schemes import RelExpSAV, RelSAV, make_closure
+    from ..schemes import RelExpSAV, RelSAV
 
     out = {}
     eta, dt = 0.99, 0.5
@@ -282,10 +282,8 @@ def check_printed_relaxations(steps: int = 40, seed: int = 0) -> dict:
         opt = cls(net.parameters(), lr=dt, C=1.0, eta=eta)
         constraint, monotone, below, raised_printed, raised_ours = True, True, 0, 0, 0
         for x, y in _batches(data, steps, 32, seed):
-            th0 = _flat(net)
-            opt.step(make_closure(net, torch.nn.functional.mse_loss, x, y, optimizer=opt))
-            d = {k: float(v) for k, v in opt.diagnostics.items()}
-            dw = float((_flat(net) - th0).norm())
+            d, th0, th1 = _step(opt, net, x, y)
+            dw = float((th1 - th0).norm())
             if cls is RelSAV:
                 rt, rh, r_ours, r_n = d["r_tilde"], d["r_hat_new"], d["r"], d["r_start"]
                 r_pr = printed_relaxation_sav(rt, rh, dw * dw / dt, eta)
@@ -315,10 +313,7 @@ def check_expsav_identity(update: str, dt: float = 20.0, lam: float = 0.5, steps
     opt = ExpSAV(net.parameters(), lr=dt, C=1.0, lam=lam, update=update)
     worst_rel, worst_used, mono, scale_ok = 0.0, 0.0, True, True
     for x, y in _batches(data, steps, None, seed):
-        th0 = _flat(net)
-        opt.step(make_closure(net, torch.nn.functional.mse_loss, x, y, optimizer=opt))
-        d = {k: float(v) for k, v in opt.diagnostics.items()}
-        th1 = _flat(net)
+        d, th0, th1 = _step(opt, net, x, y)
         dth = float((th1 - th0).norm())
         x_, rho0 = d["x"], d["log_r_prev"]
         mono &= d["log_r"] <= rho0
