@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import torch
 
 import savlib
 from savlib.analysis import Hessian, lanczos
+from savlib.experiments.record import benchmark_provenance
 from savlib.problems import poisson1d_low, poisson1d_multiscale
 
 PAPER = {"u_L": 1.1e4, "u_H": 4.6e8}
@@ -71,16 +73,18 @@ def main() -> None:
     ap.add_argument("--progress", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "pinn_spectrum.json"))
     a = ap.parse_args()
+    t0 = time.time()
     savlib.setup(seed=a.seed, dtype=torch.float64)
     widths = [a.width] * a.depth
     results = [run("u_L", poisson1d_low(n_f=a.n_f), widths, a.steps, a.k, a.seed, a.progress),
                run("u_H", poisson1d_multiscale(n_f=a.n_f), widths, a.steps, a.k, a.seed, a.progress)]
     ratio_init = results[1]["init"]["top"][0] / results[0]["init"]["top"][0]
     ratio_trained = results[1]["trained"]["top"][0] / results[0]["trained"]["top"][0]
-    doc = {"benchmark": "pinn_spectrum", "source": "seed 001 Fig. 1", "quick": savlib.quick(),
+    doc = {"benchmark": "pinn_spectrum", "source": "li2023isgd Fig. 1", "quick": savlib.quick(),
            "torch": torch.__version__, "machine": platform.platform(), "threads": torch.get_num_threads(),
            "results": results, "ratio_lambda_max_init": ratio_init, "ratio_lambda_max_trained": ratio_trained,
-           "paper_ratio": PAPER["u_H"] / PAPER["u_L"]}
+           "paper_ratio": PAPER["u_H"] / PAPER["u_L"],
+           "provenance": benchmark_provenance(__file__, sys.argv[1:], time.time() - t0)}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(doc, indent=2))
     for r in results:

@@ -20,13 +20,22 @@ __all__ = ["VERDICTS", "claims_table", "sweep"]
 #: The verdicts a claims table may give (the reproduction scorecard's).
 VERDICTS = ("reproduced", "partly", "not reproduced", "not attempted")
 
+# matplotlib's jshtml player draws its buttons with Font Awesome from a CDN; the book reads
+# offline, so the buttons get plain Unicode symbols and the stylesheet link goes.
+_CDN_LINK = re.compile(r'<link rel="stylesheet"\s+href="https://[^"]*font-awesome[^"]*">')
+_ICONS = {"fa fa-minus": "\u2212", "fa fa-fast-backward": "\u23ee", "fa fa-step-backward": "\u25c0",
+          "fa fa-play fa-flip-horizontal": "\u25c1", "fa fa-pause": "\u23f8", "fa fa-play": "\u25b7",
+          "fa fa-step-forward": "\u25b6", "fa fa-fast-forward": "\u23ed", "fa fa-plus": "+"}
+_ICON = re.compile(r'<i class="(fa [^"]+)"></i>')
+
 # a float printed with all its digits ("0.8962000012397766") or a NumPy scalar repr
 _UNROUNDED = re.compile(r"\d\.\d{7,}|np\.(float|int)\d*\(")
 
 
 def _cells(row: Any) -> tuple[str, ...]:
     if hasattr(row, "claim") and hasattr(row, "measured"):        # a savlib.scorecard.Row
-        return (f"{row.item}: {row.claim}", row.measured, row.size, row.verdict)
+        claim = row.claim if row.claim.startswith(row.item) else f"{row.item}: {row.claim}"
+        return (claim, row.measured, row.size, row.verdict)
     return tuple(str(c) for c in row)
 
 
@@ -63,7 +72,7 @@ def claims_table(rows: Sequence[Any], header: Sequence[str] | None = None):
         if "verdict" in header and row[header.index("verdict")] not in VERDICTS:
             raise ConfigError(f"claims_table: row {i} has verdict {row[header.index('verdict')]!r}, "
                               f"not one of {VERDICTS}")
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    head = "".join(f'<th class="col-{escape(h.replace(" ", "-"))}">{escape(h)}</th>' for h in header)
     body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in cells)
     return HTML(f'<table class="savlib-claims"><thead><tr>{head}</tr></thead>'
                 f"<tbody>{body}</tbody></table>")
@@ -77,8 +86,9 @@ def sweep(draw: Callable[[Any, Any], None], values: Sequence[Any], *, label: str
     browser without a kernel (matplotlib's ``to_jshtml``).
 
     ``draw`` draws one frame into the (cleared) figure it is given; the frame's title
-    says ``label = value``. Returns an ``IPython.display.HTML`` object; its size grows
-    with the number of frames (a few tens of kB each at the default ``dpi``).
+    says ``label = value``. Returns an ``IPython.display.HTML`` object that loads nothing
+    from the network (the player's buttons are Unicode symbols); its size grows with the
+    number of frames (a few tens of kB each at the default ``dpi``).
     """
     import matplotlib.pyplot as plt
     from IPython.display import HTML
@@ -99,4 +109,5 @@ def sweep(draw: Callable[[Any, Any], None], values: Sequence[Any], *, label: str
     anim = FuncAnimation(fig, frame, frames=len(values), repeat=False)
     html = anim.to_jshtml(fps=1, embed_frames=True, default_mode="once")
     plt.close(fig)
+    html = _ICON.sub(lambda m: _ICONS.get(m.group(1), ""), _CDN_LINK.sub("", html))
     return HTML(html)

@@ -14,7 +14,7 @@ from savlib.scorecard import Row
 def test_claims_table_renders_escaped_rows():
     html = claims_table([("a < b", "paper", "0.25"), ("c", "d", "e & f")]).data
     assert html.count("<tr>") == 3 and "a &lt; b" in html and "e &amp; f" in html
-    assert "<th>what we measured</th>" in html
+    assert ">what we measured</th>" in html
 
 
 @pytest.mark.parametrize("rows", [
@@ -35,7 +35,7 @@ def test_claims_table_rejects_malformed_rows(rows):
 def test_claims_table_accepts_scorecard_rows_and_every_verdict():
     rows = [Row("ma2024sav", "Fig. 1", "claim", "measured 0.5", "M = 10", v, "book/x", "check: x") for v in VERDICTS]
     html = claims_table(rows).data
-    assert html.count("<tr>") == 1 + len(VERDICTS) and "<th>verdict</th>" in html
+    assert html.count("<tr>") == 1 + len(VERDICTS) and ">verdict</th>" in html
 
 
 def test_sweep_embeds_one_frame_per_value_and_a_slider():
@@ -50,5 +50,6 @@ def test_sweep_embeds_one_frame_per_value_and_a_slider():
     assert set(seen) == {1, 2, 3}
     assert len(set(re.findall(r"frames\[(\d+)\]", html))) == 3
     assert 'type="range"' in html and "p = 3" not in html    # titles are drawn into the frames
+    assert "https://" not in html and 'class="fa' not in html      # nothing loaded from a CDN
     with pytest.raises(ConfigError):
         sweep(draw, [], label="p")

@@ -38,6 +38,23 @@ def test_every_stored_experiment_result_has_provenance():
     assert found > 0
 
 
+def test_every_benchmark_result_has_provenance():
+    """The benchmarks' JSONs (``benchmarks/*.py``) carry the command that wrote them, the
+    commit, the machine, the wall time and the date; the command names an existing script."""
+    found = 0
+    for path in sorted(record.RESULTS_DIR.glob("*.json")):
+        res = json.loads(path.read_text())
+        if "experiment" in res or path.name.endswith(".partial.json"):
+            continue
+        found += 1
+        prov = res.get("provenance") or {}
+        missing = {"command", "commit", "machine", "wall_seconds", "created"} - set(prov)
+        assert not missing, f"{path.name}: provenance lacks {sorted(missing)}"
+        script = prov["command"].split()[1]
+        assert prov["command"].startswith("python benchmarks/") and (record.RESULTS_DIR.parents[1] / script).is_file()
+    assert found > 0
+
+
 # ----------------------------------------------------------------------------- a toy experiment
 CALLS: list[str] = []
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 __all__ = ["Row", "VERDICTS", "AREAS", "PAPERS", "rows", "table", "counts", "claims_table"]
 
-#: the verdicts a row may carry
-VERDICTS = ("reproduced", "partly", "not reproduced", "not attempted")
+# the verdicts a row may carry, and the one claims table of every chapter
+from ..book import VERDICTS, claims_table  # noqa: E402
 #: area modules, in the order the page lists them
 AREAS = ("schemes", "regression", "mnist", "pinns", "meanfield")
 #: the source papers a row may cite (keys of book/references.bib), in the page's order
@@ -83,25 +83,12 @@ def counts(rs: list[Row] | None = None) -> dict[str, int]:
     return {v: sum(r.verdict == v for r in rs) for v in VERDICTS}
 
 
-def claims_table(rows, header=("statement", "the paper", "what we measured")):
-    """A chapter's closing "What the paper claims / what we measured" table as rendered HTML
-    (``IPython.display.HTML``): ``rows`` is a list of tuples of strings, one per claim, in the
-    order of ``header``."""
-    from html import escape
-
-    from IPython.display import HTML
-
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
-    return HTML(f'<table class="savlib-claims"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
-
-
 def table(rs: list[Row] | None = None, columns=("item", "claim", "measured", "size", "verdict", "chapter")) -> str:
     """The rows as an HTML table (escaped text; the chapter as a link to its page)."""
     from html import escape
 
     rs = rows() if rs is None else rs
-    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    head = "".join(f'<th class="sc-{escape(c)}">{escape(c)}</th>' for c in columns)
     body = []
     for r in rs:
         cells = []

@@ -11,7 +11,6 @@ take a result dict, so the rules can be tested on synthetic results.
 from __future__ import annotations
 
 import math
-from html import escape
 from typing import Any
 
 from . import Row
@@ -262,14 +261,3 @@ def rows() -> list[Row]:
             out.append(_missing("li2023isgd", item, "see the paper", "isgd_mnist_grid", _GRID_CMD, type(e).__name__))
     out.append(ma2024_example4_row())
     return out
-
-
-def claims_table(rs: list[Row] | None = None):
-    """The chapter's closing table "What the paper claims / what we measured" as rendered HTML."""
-    from IPython.display import HTML
-
-    rs = rows() if rs is None else rs
-    head = "".join(f"<th>{h}</th>" for h in ("source", "item", "the paper", "what we measured", "size", "verdict"))
-    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in
-                                    (r.paper, r.item, r.claim, r.measured, r.size, r.verdict)) + "</tr>" for r in rs)
-    return HTML(f'<table class="savlib-claims"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')

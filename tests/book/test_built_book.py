@@ -2,7 +2,11 @@
 
 For each page: it loads, its math is typeset by MathJax (served from the book itself)
 without errors, every image has loaded, no Python traceback is shown, the browser
-logged no severe error, and every internal link (with its #anchor) resolves.
+logged no severe error, and every internal link (with its #anchor) resolves. And the
+page reads well in a 1280 px window: with every collapsed cell opened, no code block,
+output, table or display equation runs past the right edge of the column; every image
+is in a numbered, captioned figure; a chapter built from a notebook has its Colab launch
+link; no project-internal words, NumPy reprs or warnings with local paths are shown.
 
 Runs after `make book`. Without `_build/html` (or without Chromium) the tests skip,
 unless SAVLIB_REQUIRE_BOOK=1 (set by CI), which turns a skip into a failure.
@@ -21,9 +25,10 @@ from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
 
-from ._nb import ROOT, toc_entries
+from ._nb import INTERNAL_WORDS, RAW_OUTPUT, ROOT, toc_entries
 
-HTML = ROOT / "_build" / "html"
+# the built book (another build directory: SAVLIB_BOOK_HTML=path/to/_build/html)
+HTML = Path(os.environ.get("SAVLIB_BOOK_HTML") or ROOT / "_build" / "html")
 REQUIRED = os.environ.get("SAVLIB_REQUIRE_BOOK", "") == "1"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 DRIVER = shutil.which("chromedriver")
@@ -146,6 +151,45 @@ def test_page(page, server, browser):
     # the browser itself complained about nothing serious (404s, JS errors)
     severe = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == [], severe
+
+    # layout at 1280 px: with every collapsed cell opened, nothing runs past the column
+    cut = browser.execute_script("""
+        document.querySelectorAll('details').forEach(d => d.open = true);
+        document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
+        const art = document.querySelector('article');
+        if (!art) return [];                      // e.g. the search page
+        const col = art.getBoundingClientRect().right + 1;
+        const out = [];
+        for (const el of document.querySelectorAll(
+                'article pre, article .cell_output .output, article table, article mjx-container[display="true"]')) {
+            const r = el.getBoundingClientRect();
+            if (r.width === 0) continue;
+            if (el.scrollWidth > el.clientWidth + 1 || r.right > col)
+                out.push(el.tagName.toLowerCase() + ': ' + el.textContent.trim().slice(0, 60));
+        }
+        return out;""")
+    assert cut == [], f"{len(cut)} blocks cut off at 1280 px: {cut[:5]}"
+
+    # every image is a numbered figure with a caption
+    loose = browser.execute_script("""
+        return [...document.querySelectorAll('article img')].filter(i => {
+            const f = i.closest('figure');
+            return !(f && f.querySelector('figcaption .caption-number'));
+        }).map(i => i.src.slice(-40));""")
+    assert loose == [], f"images without a numbered caption: {loose}"
+
+    # a chapter built from a notebook opens in Colab from its page
+    if browser.execute_script("return document.querySelectorAll('article .cell').length") > 0:
+        colab = browser.execute_script(
+            "return [...document.querySelectorAll('a[href]')].map(a => a.href)"
+            ".filter(h => h.startsWith('https://colab.research.google.com/github/'))")
+        assert colab and colab[0].endswith(".ipynb"), "no Colab launch link on a notebook chapter"
+
+    # reader text: no project-internal words, NumPy reprs or warnings with local paths
+    article = browser.execute_script("const a = document.querySelector('article'); return a ? a.innerText : ''")
+    for rx in (INTERNAL_WORDS, RAW_OUTPUT):
+        m = rx.search(article)
+        assert not m, f"the page shows {m.group(0)!r}"
 
     # internal links resolve, anchors included
     hrefs = browser.execute_script("return [...document.querySelectorAll('a[href]')].map(a => a.href)")
