@@ -204,7 +204,10 @@ def lanczos(op, n: int | None = None, k: int = 1, *, which: str = "LA", tol: flo
     magnitude). Iterates until the ``k`` wanted Ritz values have residual bound
     ``<= tol * max(|theta|)`` (checked every ``check_every`` steps) or ``max_steps``
     (default ``min(n, max(10 k + 40, 100))``) steps; in exact arithmetic ``n`` steps give
-    the exact spectrum. Every new Lanczos vector is orthogonalised twice against all
+    the exact spectrum. When the Krylov space of the start vector is exhausted before ``k``
+Ritz values exist (an operator with fewer distinct eigenvalues than ``k``, such as
+``c I``), the iteration continues from a fresh random vector orthogonal to it, so repeated
+eigenvalues are returned with their multiplicity. Every new Lanczos vector is orthogonalised twice against all
     previous ones (classical Gram-Schmidt, "twice is enough"), which removes the ghost
     copies of converged eigenvalues that plain Lanczos produces. The start vector is
     Gaussian from ``seed``. Cost: one operator application per step plus ``O(n m)``.
@@ -240,8 +243,9 @@ def lanczos(op, n: int | None = None, k: int = 1, *, which: str = "LA", tol: flo
     Q[0] = q
     alpha = torch.zeros(m_max, dtype=torch.float64)
     beta = torch.zeros(m_max, dtype=torch.float64)
-    steps = 0
+    steps = block = 0                  # block: where the current Krylov block starts
     vals = res = S = None
+    key = {"LA": lambda t: t, "SA": lambda t: -t, "LM": torch.abs}[which]
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -260,16 +264,22 @@ def lanczos(op, n: int | None = None, k: int = 1, *, which: str = "LA", tol: flo
         if bar is not None:
             bar.update(1)
         invariant = b <= 1e-13 * max(float(alpha[: j + 1].abs().max()), 1e-300)
+        if invariant and steps < min(m_max, n) and _block_adds(alpha, beta, block, steps, k, key):
+            # The Krylov space of this block is exhausted, but its eigenvalues still rank
+            # among the k wanted (or fewer than k exist yet): the operator may repeat them
+            # (e.g. A = c I has one distinct eigenvalue). Continue from a fresh random
+            # vector orthogonal to all so far; T becomes block diagonal (beta = 0), and a
+            # new block holds the eigenvalues again that have a further multiplicity.
+            w = torch.randn(n, generator=g, dtype=torch.float64)
+            for _ in range(2):
+                w = w - Q[:steps].T @ (Q[:steps] @ w)
+            beta[j], block = 0.0, steps
+            Q[j + 1] = w / torch.linalg.vector_norm(w)
+            continue
         if steps >= k and (steps % check_every == 0 or invariant or steps == m_max):
             T = torch.diag(alpha[:steps]) + torch.diag(beta[: steps - 1], 1) + torch.diag(beta[: steps - 1], -1)
             theta, S = torch.linalg.eigh(T)
-            if which == "LA":
-                order = torch.argsort(theta, descending=True)
-            elif which == "SA":
-                order = torch.argsort(theta)
-            else:
-                order = torch.argsort(theta.abs(), descending=True)
-            idx = order[:k]
+            idx = torch.argsort(key(theta), descending=True)[:k]
             vals = theta[idx]
             res = (b * S[-1, idx]).abs()
             S = S[:, idx]
@@ -285,6 +295,21 @@ def lanczos(op, n: int | None = None, k: int = 1, *, which: str = "LA", tol: flo
     converged = bool((res <= tol * scale).all())
     vecs = (Q[:steps].T @ S) if return_vectors else None
     return LanczosResult(values=vals, residuals=res, steps=steps, converged=converged, vectors=vecs)
+
+
+def _block_adds(alpha, beta, block: int, steps: int, k: int, key) -> bool:
+    """Whether to continue after the Lanczos block ``[block, steps)`` is exhausted. A
+    further block can only repeat eigenvalues of this one (in exact arithmetic), so it can
+    change the ``k`` wanted values only while fewer than ``k`` of those found so far rank at
+    or above the best eigenvalue of this block."""
+    def eig(lo, hi):
+        T = (torch.diag(alpha[lo:hi]) + torch.diag(beta[lo:hi - 1], 1)
+             + torch.diag(beta[lo:hi - 1], -1))
+        return key(torch.linalg.eigvalsh(T))
+    found = eig(0, steps)
+    latest = float(eig(block, steps).max())
+    tie = 1e-12 * max(float(found.abs().max()), 1e-300)
+    return int((found >= latest - tie).sum()) < k
 
 
 # ----------------------------------------------------------------------------------

@@ -187,3 +187,24 @@ def test_bad_inputs():
         loss_decay(f, net, -1.0)
     with pytest.raises(ValueError, match="nonzero"):
         rayleigh_quotient(torch.eye(2), torch.zeros(2))
+
+
+@pytest.mark.parametrize("which,k,expected", [
+    ("LA", 1, [5.0]), ("LA", 3, [5.0, 5.0, 5.0]), ("LA", 4, [5.0, 5.0, 5.0, 1.0]),
+    ("SA", 3, [-2.0, 1.0, 1.0]), ("LM", 5, [5.0, 5.0, 5.0, -2.0, 1.0]),
+])
+def test_lanczos_returns_repeated_eigenvalues_with_their_multiplicity(which, k, expected):
+    """An operator with fewer distinct eigenvalues than k exhausts the Krylov space of the
+    start vector early; Lanczos continues from fresh vectors and finds every copy."""
+    D = torch.diag(torch.tensor([5.0, 5.0, 5.0, 1.0, 1.0, -2.0], dtype=torch.float64))
+    r = lanczos(D, k=k, which=which)
+    assert r.converged and r.values.tolist() == pytest.approx(expected, abs=1e-12)
+
+
+def test_lanczos_on_a_multiple_of_the_identity_hessian():
+    """The Hessian of 1.5|x|^2 is 3 I: one distinct eigenvalue, any k <= n."""
+    x = torch.randn(7, dtype=torch.float64, requires_grad=True)
+    H = Hessian(lambda: 1.5 * (x ** 2).sum(), [x])
+    for k in (1, 2, 7):
+        r = lanczos(H, k=k)
+        assert r.converged and r.values.tolist() == pytest.approx([3.0] * k, abs=1e-12)
