@@ -153,6 +153,11 @@ def _weights(obj, params, metric, weights):
     raise ValueError(f"metric must be 'l2' or 'euclidean', got {metric!r}")
 
 
+def _positive(name: str, x) -> None:
+    if isinstance(x, bool) or not (isinstance(x, (int, float)) and math.isfinite(x) and x > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {x!r}")
+
+
 def _progress(iterable, progress, desc):
     if not progress:
         return iterable
@@ -255,6 +260,9 @@ def pam(objective: Callable, params: dict[str, Tensor], tau: float, outer: int, 
         raise ValueError(f"tau must be > 0, got {tau!r}")
     if not (isinstance(outer, int) and outer >= 0 and isinstance(inner, int) and inner >= 1):
         raise ValueError(f"outer must be an int >= 0 and inner an int >= 1, got {outer!r}, {inner!r}")
+    _positive("lr", lr)
+    if not (isinstance(armijo, (int, float)) and 0 < armijo < 1):
+        raise ValueError(f"armijo must be in (0, 1), got {armijo!r}")
     w = _weights(objective, params, metric, weights)
     params = {k: v.detach().clone() for k, v in params.items()}
     for blk in blocks:
@@ -384,6 +392,14 @@ def msa(f0: Tensor, a0: Tensor, b0: Tensor, target: Tensor, grid: Grid, T: float
     if f0.dim() != 2 or f0.shape[0] != 1:
         raise ValueError("msa works with one input function: f0 must have shape (1, N); the "
                          "pointwise Hamiltonian maximisation (4.10) is for a single sample")
+    if isinstance(iters, bool) or not isinstance(iters, int) or iters < 0:
+        raise ValueError(f"iters must be an int >= 0, got {iters!r}")
+    if not (isinstance(rho, (int, float)) and math.isfinite(rho) and rho >= 0):
+        raise ValueError(f"rho must be a finite number >= 0 (0: plain MSA), got {rho!r}")
+    if rho > 0:
+        if isinstance(inner, bool) or not isinstance(inner, int) or inner < 1:
+            raise ValueError(f"inner must be an int >= 1, got {inner!r}")
+        _positive("inner_lr", inner_lr)
     steps, T, tab, act = check_inputs(f0, a0, b0, grid, T, "euler", sigma)
     target = target.reshape(1, -1)
     check_like("target", target, f0, tuple(f0.shape))

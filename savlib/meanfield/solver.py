@@ -112,11 +112,21 @@ def check_inputs(f0, a, b, grid, T, method="euler", sigma="relu", substeps=1):
             raise ValueError(f"{name} is on {x.device} but f0 is on {f0.device}; use one device")
     if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
         raise ValueError(f"substeps must be an int >= 1, got {substeps!r}")
+    for name, x in (("f0", f0), ("a", a), ("b", b)):
+        _check_finite(name, x)
     return a.shape[0], _check_T(T), get_method(method), get_activation(sigma)
 
 
+def _check_finite(name: str, x: Tensor) -> None:
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"{name} contains {bad} NaN or inf entr{'y' if bad == 1 else 'ies'}: "
+                         "the inputs of the mean-field problem must be finite")
+
+
 def check_like(name: str, x, ref: Tensor, shape: tuple) -> Tensor:
-    """Check a tensor against the shape/dtype/device of ``ref`` (used for targets, heads)."""
+    """Check a tensor against the shape/dtype/device of ``ref`` (used for targets, heads);
+    it must be finite."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape {shape}, got {type(x).__name__}")
     if tuple(x.shape) != tuple(shape):
@@ -125,6 +135,7 @@ def check_like(name: str, x, ref: Tensor, shape: tuple) -> Tensor:
         raise TypeError(f"{name} has dtype {x.dtype} but f0 has {ref.dtype}; use one dtype")
     if x.device != ref.device:
         raise ValueError(f"{name} is on {x.device} but f0 is on {ref.device}; use one device")
+    _check_finite(name, x)
     return x
 
 

@@ -163,3 +163,35 @@ def test_minibatch_objective_is_consistent_within_a_step():
     assert float(full(q, need_grad=False)[0]) < float(full(p, need_grad=False)[0])
     with pytest.raises(ValueError, match="batch_size"):
         classifier_objective(X, y, grid, 1.0, batch_size=0)
+
+
+@pytest.mark.parametrize("what", ["f0", "a", "b", "target"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_inputs_are_named_before_any_solve(what, bad):
+    """NaN or inf in an input is reported as such (not as an overflow of the solve), and a
+    NaN target never yields J = NaN."""
+    grid, f0, tgt, p = _regression()
+    args = {"f0": f0.clone(), "a": p["a"].clone(), "b": p["b"].clone(), "target": tgt.clone()}
+    args[what].view(-1)[3] = bad
+    with pytest.raises(ValueError, match=f"^{what} contains 1 NaN or inf entry"):
+        loss_and_grad(args["f0"], args["a"], args["b"], args["target"], grid, 1.0)
+
+
+@pytest.mark.parametrize("kw", [{"lr": 0.0}, {"lr": -1.0}, {"lr": float("nan")}, {"armijo": 0.0},
+                                {"armijo": 1.0}])
+def test_pam_rejects_a_step_that_cannot_move(kw):
+    grid, f0, tgt, p = _regression()
+    obj = regression_objective(f0, tgt, grid, 1.0)
+    with pytest.raises(ValueError):
+        pam(obj, p, tau=1.0, outer=1, **kw)
+
+
+@pytest.mark.parametrize("kw", [{"iters": -1}, {"iters": 1.5}, {"rho": -0.1}, {"rho": float("nan")},
+                                {"rho": 1.0, "inner": 0}, {"rho": 1.0, "inner_lr": 0.0}])
+def test_msa_rejects_bad_iteration_counts_and_penalties(kw):
+    grid, f0, tgt, p = _regression()
+    box = (-1.0, 1.0, -2.0, 2.0)
+    args = {"iters": 1, **kw}
+    iters = args.pop("iters")
+    with pytest.raises(ValueError):
+        msa(f0, p["a"], p["b"], tgt, grid, 1.0, box, iters, "tanh", **args)
