@@ -28,6 +28,7 @@ import importlib.util
 import io
 import os
 import pickle
+import zlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -165,8 +166,14 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """
     p = Path(path)
     opener = gzip.open if p.suffix == ".gz" else open
-    with opener(p, "rb") as f:
-        data = f.read()
+    try:
+        with opener(p, "rb") as f:
+            data = f.read()
+    except (EOFError, OSError, zlib.error) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise ValueError(f"{p}: cannot be read ({type(e).__name__}: {e or 'unexpected end'}); the "
+                         "file is truncated or corrupt, download it again") from e
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise ValueError(f"{p}: not an IDX file (bad magic)")
     if data[2] != 0x08:
@@ -190,13 +197,19 @@ def _idx_path(root: Path, stem: str) -> Path:
 
 
 def _idx_arrays(root: Path):
-    arrs = {k: read_idx(_idx_path(root, v)) for k, v in _IDX_NAMES.items()}
+    paths = {k: _idx_path(root, v) for k, v in _IDX_NAMES.items()}
+    arrs = {k: read_idx(p) for k, p in paths.items()}
     for part in ("train", "test"):
+        xp, yp = paths[f"{part}_images"], paths[f"{part}_labels"]
         x, y = arrs[f"{part}_images"], arrs[f"{part}_labels"]
-        if x.ndim != 3 or y.ndim != 1 or x.shape[0] != y.shape[0]:
-            raise ValueError(f"{part}: images {x.shape} and labels {y.shape} do not match")
-        if y.size and y.max() > 9:
-            raise ValueError(f"{part}: labels must lie in 0..9")
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or x.shape[0] < 1:
+            raise ValueError(f"{xp}: MNIST images have shape (n >= 1, 28, 28), this file {x.shape}")
+        if y.ndim != 1:
+            raise ValueError(f"{yp}: MNIST labels have shape (n,), this file {y.shape}")
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"{xp} holds {x.shape[0]} images but {yp} {y.shape[0]} labels")
+        if y.max() > 9:
+            raise ValueError(f"{yp}: labels must lie in 0..9, found {int(y.max())}")
     return ((arrs["train_images"].reshape(arrs["train_images"].shape[0], -1), arrs["train_labels"].astype(np.int64)),
             (arrs["test_images"].reshape(arrs["test_images"].shape[0], -1), arrs["test_labels"].astype(np.int64)))
 

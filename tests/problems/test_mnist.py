@@ -126,3 +126,38 @@ def test_real_mnist_from_verified_pickle():
     k = full.x_test[:50].double() * 255
     assert (k - k.round()).abs().max() < 1e-4
     assert M.mnist().n_train == 60000
+
+
+@pytest.mark.parametrize("case", ["5x5 images", "20x20 test images", "2-d labels", "count mismatch",
+                                  "label 10"])
+def test_idx_directory_that_is_not_mnist_names_the_file(idx_root, case):
+    """Images of another size, a train/test size mismatch, labels of another shape, count or
+    range: each refused with the offending file in the message."""
+    root, (xtr, ytr, xte, yte) = idx_root
+    raw = root / "MNIST" / "raw"
+    target = {"5x5 images": "train-images-idx3-ubyte.gz", "20x20 test images": "t10k-images-idx3-ubyte",
+              "2-d labels": "train-labels-idx1-ubyte", "count mismatch": "train-labels-idx1-ubyte",
+              "label 10": "train-labels-idx1-ubyte"}[case]
+    (raw / target).unlink()
+    if case == "5x5 images":
+        _write_idx(raw / "train-images-idx3-ubyte", np.zeros((24, 5, 5)), gz=True)
+    elif case == "20x20 test images":
+        _write_idx(raw / target, np.zeros((6, 20, 20)))
+    elif case == "2-d labels":
+        _write_idx(raw / target, np.zeros((24, 2)))
+    elif case == "count mismatch":
+        _write_idx(raw / target, ytr[:20])
+    else:
+        _write_idx(raw / target, np.full(24, 10))
+    with pytest.raises(ValueError, match=target.removesuffix(".gz")):
+        M.mnist(root=root)
+
+
+@pytest.mark.parametrize("cut", [0, 5, 30, -8])
+def test_truncated_or_corrupt_gzip_idx_names_the_file(idx_root, tmp_path, cut):
+    src = idx_root[0] / "MNIST" / "raw" / "train-images-idx3-ubyte.gz"
+    bad = tmp_path / "cut-idx3-ubyte.gz"
+    data = src.read_bytes()
+    bad.write_bytes(data[:cut] if cut >= 0 else data[:cut // 2] + bytes(8) + data[cut // 2 + 8:])
+    with pytest.raises(ValueError, match="cut-idx3-ubyte.gz"):
+        M.read_idx(bad)
