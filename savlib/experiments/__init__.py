@@ -122,7 +122,12 @@ def run(name: str, size: str | None = None, device=None, out: str | Path | None 
     uninterrupted run), and the file is removed when the result is written.
     """
     size = _check_size(size or ("quick" if quick() else "full"))
-    config = resolve_config(name, size, seed, **overrides)
+    try:
+        config = resolve_config(name, size, seed, **overrides)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as e:   # an experiment's own check of an override's value
+        raise ConfigError(f"{name}: {e}") from e
     exp = EXPERIMENTS[name]
     partial = None
     if out is not None:

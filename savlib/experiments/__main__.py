@@ -56,6 +56,11 @@ def _distributed_setup(device: str | None) -> tuple[object, str | None]:
     return sd.init_from_env(dev), str(dev)
 
 
+# keywords of savlib.experiments.run that have their own option
+_OPTIONS = {"size": "--quick or --full", "seed": "--seed", "device": "--device", "out": "--out",
+            "progress": "--no-progress", "resume": "--resume", "ctx": "the runner", "name": "the first argument"}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m savlib.experiments", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -79,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         key, sep, val = item.partition("=")
         if not sep or not key.isidentifier():
             p.error(f"--set expects KEY=VALUE, got {item!r}")
+        if key in _OPTIONS:
+            p.error(f"--set {key}=...: {key} is set by {_OPTIONS[key]}, not by --set")
         try:
             overrides[key] = json.loads(val)
         except json.JSONDecodeError:
