@@ -6,7 +6,7 @@ written before it existed would have caught (``ValueError``, ``OSError``), so
 """
 from __future__ import annotations
 
-__all__ = ["SavlibError", "ConfigError", "ResultError"]
+__all__ = ["SavlibError", "ConfigError", "CheckpointError", "ResultError"]
 
 
 class SavlibError(Exception):
@@ -17,6 +17,12 @@ class ConfigError(SavlibError, ValueError):
     """An experiment or run was asked for with parameters it does not have or cannot take
     (unknown experiment, unknown or ill-typed ``--set`` key, a partial result made with
     another configuration). Raised before any work starts."""
+
+
+class CheckpointError(SavlibError, OSError):
+    """A training checkpoint cannot be used: unreadable or truncated file, not a savlib
+    checkpoint, another format version, or made for another optimizer class or model shape.
+    The message names the file and what is wrong; nothing has been loaded."""
 
 
 class ResultError(SavlibError, OSError):

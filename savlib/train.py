@@ -18,7 +18,9 @@ optionally every step's batch loss and diagnostics (``record_steps=True``). Entr
 untrained model. A run whose loss becomes NaN/inf or exceeds ``blowup`` times the initial
 training loss stops; ``History.diverged`` and ``History.divergence`` say when and why
 (nothing is raised). Checkpoints (``checkpoint=PATH``) hold the model, the optimizer, the
-sampler's generator and the history, so ``resume=True`` continues bit-identically.
+sampler's generator and the history, so ``resume=True`` continues bit-identically; a diverged
+state never replaces the last finite one (it is written to ``PATH.diverged``), and a
+checkpoint that cannot be used raises :class:`savlib.errors.CheckpointError` naming the file.
 
 Several processes (``process_group=``, or the ambient group of
 :func:`savlib.distributed.default_group`; book chapter "Training at scale"): every rank
@@ -30,6 +32,7 @@ progress and writes checkpoints (every rank reads them on ``resume``).
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -43,8 +46,9 @@ from torch import Tensor
 
 from .config import generator, get_device
 from .distributed import all_reduce_f64, average_gradients, is_main_process, resolve_group
+from .errors import CheckpointError
 
-__all__ = ["fit", "History", "BatchSampler", "evaluate"]
+__all__ = ["fit", "History", "BatchSampler", "evaluate", "save_checkpoint", "load_checkpoint", "diverged_path"]
 
 
 # ----------------------------------------------------------------------------- sampler
@@ -277,8 +281,11 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data, loss_fn=
     check_every : steps between divergence checks (each check is one host sync; default 1 on
         CPU, 50 elsewhere).
     checkpoint, checkpoint_every, resume : save every ``checkpoint_every`` epochs to
-        ``checkpoint``; with ``resume=True`` an existing checkpoint is loaded and the run
-        continues where it stopped (same batches, same results).
+        ``checkpoint`` (atomically; see :func:`save_checkpoint`); with ``resume=True`` an
+        existing checkpoint is loaded and the run continues where it stopped (same batches,
+        same results; ``History.config["resumed_from"]`` says from where). The checkpoint only
+        ever holds a finite state: a run that diverges leaves the last good one in place and
+        writes its diverged state to ``checkpoint + ".diverged"``.
     process_group : train on the ranks of this ``torch.distributed`` group (``"default"`` for
         the default group; ``None``: the ambient group of
         :func:`savlib.distributed.default_group`, else one process). See the module docstring.
@@ -380,26 +387,25 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data, loss_fn=
     if resume and ckpt is None:
         raise ValueError("resume=True needs checkpoint=PATH")
     if resume and ckpt.is_file():
-        state = torch.load(ckpt, map_location=dev, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        state = load_checkpoint(ckpt, model, optimizer, map_location=dev)
         sampler.generator.set_state(state["sampler"])
         torch.set_rng_state(state["torch_rng"])
         old = History.from_dict(state["history"])
         old.config.update({k: hist.config[k] for k in ("epochs", "steps")})
+        old.config["resumed_from"] = {"checkpoint": str(ckpt), "epoch": state["epoch"], "step": state["step"]}
         hist = old
         start_epoch, step, t_offset = state["epoch"], state["step"], hist.wall_time[-1] if hist.wall_time else 0.0
-        if hist.diverged:
-            return hist
+        if progress and is_main_process():
+            print(f"fit: resumed from {ckpt} at epoch {start_epoch} (step {step}), the last finite state")
 
-    def save(epoch: int) -> None:
-        if ckpt is None or (pg is not None and not is_main_process()):
+    def save(epoch: int, path: Path | None = ckpt) -> None:
+        if path is None or (pg is not None and not is_main_process()):
             return
-        tmp = ckpt.with_suffix(ckpt.suffix + ".tmp")
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "sampler": sampler.generator.get_state(), "torch_rng": torch.get_rng_state(),
-                    "epoch": epoch, "step": step, "history": hist.to_dict()}, tmp)
-        os.replace(tmp, ckpt)
+        if path == ckpt and not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            path = diverged_path(ckpt)      # never over the last finite state
+        save_checkpoint(path, model, optimizer, {
+            "sampler": sampler.generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "epoch": epoch, "step": step, "history": hist.to_dict()})
 
     t0 = time.perf_counter() - t_offset
     if start_epoch == 0:
@@ -512,5 +518,82 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data, loss_fn=
         if bar is not None:
             bar.close()
     if ckpt is not None and hist.diverged:
-        save(hist.epoch[-1])
+        # never over the last good state: the diverged one goes beside it, for diagnosis
+        save(hist.epoch[-1], diverged_path(ckpt))
     return hist
+
+
+# ----------------------------------------------------------------------------- checkpoints
+CHECKPOINT_FORMAT = "savlib.fit checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def diverged_path(checkpoint: str | os.PathLike) -> Path:
+    """Where :func:`fit` keeps the state of a run that diverged: ``PATH.diverged`` beside the
+    checkpoint, which keeps the last finite state."""
+    p = Path(checkpoint)
+    return p.with_name(p.name + ".diverged")
+
+
+def _shapes(model: torch.nn.Module) -> list[list[int]]:
+    return [list(p.shape) for p in model.parameters()]
+
+
+def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    extra: dict[str, Any]) -> None:
+    """Write a checkpoint atomically (a temporary file, then ``os.replace``): the model and
+    optimizer state dicts, ``extra`` (sampler, RNG, epoch, step, history), and what
+    :func:`load_checkpoint` checks: the format and its version, the optimizer's class and the
+    model's parameter shapes."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+                "optimizer_class": type(optimizer).__name__, "param_shapes": _shapes(model),
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), **extra}, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    map_location=None) -> dict[str, Any]:
+    """Check a checkpoint written by :func:`save_checkpoint` and load it into ``model`` and
+    ``optimizer``; return the whole checkpoint. Every problem raises
+    :class:`savlib.errors.CheckpointError` naming the file, before ``model`` or
+    ``optimizer`` change: unreadable or truncated file, not a savlib checkpoint, another
+    version, another optimizer class, other parameter shapes, or a non-finite model (a
+    diverged state, which :func:`fit` never writes as its checkpoint)."""
+    import pickle
+
+    path = Path(path)
+
+    def bad(what: str) -> CheckpointError:
+        return CheckpointError(f"checkpoint {path}: {what}")
+
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise bad("no such file") from None
+    except (OSError, EOFError, RuntimeError, ValueError, KeyError, IndexError, pickle.UnpicklingError) as e:
+        raise bad(f"cannot be read ({type(e).__name__}); the file is truncated or not a checkpoint") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise bad("not a savlib.train.fit checkpoint (written by an older savlib, or another program)")
+    if state.get("version") != CHECKPOINT_VERSION:
+        raise bad(f"format version {state.get('version')!r}, this savlib reads {CHECKPOINT_VERSION}")
+    missing = {"model", "optimizer", "sampler", "torch_rng", "epoch", "step", "history"} - set(state)
+    if missing:
+        raise bad(f"incomplete, lacks {sorted(missing)}")
+    if state["optimizer_class"] != type(optimizer).__name__:
+        raise bad(f"made with optimizer {state['optimizer_class']}, this run uses {type(optimizer).__name__}")
+    if state["param_shapes"] != _shapes(model):
+        raise bad(f"made for a model with parameter shapes {state['param_shapes']}, "
+                  f"this model has {_shapes(model)}")
+    if not all(bool(torch.isfinite(v).all()) for v in state["model"].values()
+               if isinstance(v, Tensor) and v.is_floating_point()):
+        raise bad("holds a non-finite (diverged) model; it cannot be resumed from")
+    model_before = copy.deepcopy(model.state_dict())
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as e:
+        model.load_state_dict(model_before)
+        raise bad(f"does not fit this model and optimizer ({type(e).__name__}: {e})") from None
+    return state
