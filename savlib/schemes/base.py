@@ -567,13 +567,13 @@ class EnergyOptimizer(torch.optim.Optimizer):
     def _step_number(self) -> int:
         """The number of the step being taken (1 for the first). The count is a float64
         tensor kept on the CPU, as torch's Adam keeps ``step``: reading it never syncs a device."""
-        step = self.scalars.get("step")
+        step = self.state.get("scheme", {}).get("step")
         return 1 if step is None else int(step.item()) + 1
 
     def _stored(self, key: str, default):
         """Scalar state ``key`` in the arithmetic of ``default`` (a host float or a 0-d
         tensor), or ``default`` when the scheme has no such state yet (its first step)."""
-        x = self.scalars.get(key)
+        x = self.state.get("scheme", {}).get(key)
         if x is None:
             return default
         return x if isinstance(default, Tensor) else np.float64(x.item())

@@ -183,7 +183,7 @@ class IEQBase(EnergyOptimizer):
     def _q_n(self, q_true: Tensor) -> Tensor:
         """The IEQ variable q_n of this step: recomputed, or the evolved one."""
         qd = q_true.detach()
-        q = self.scalars.get("q") if self.defaults["evolve_q"] else None
+        q = self.state.get("scheme", {}).get("q") if self.defaults["evolve_q"] else None
         if q is None:
             return qd
         if q.shape != qd.shape:

@@ -132,7 +132,7 @@ class _FreshAdam:
                     st["inner_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             self.ms = [owner.state[p]["inner_exp_avg"] for p in params]
             self.vs = [owner.state[p]["inner_exp_avg_sq"] for p in params]
-            self.k = int(owner.scalars.get("inner_k", 0))
+            self.k = int(owner.state.get("scheme", {}).get("inner_k", 0))
         else:
             self.ms = [owner._workspace(p, "adam_m").zero_() for p in params]
             self.vs = [owner._workspace(p, "adam_v").zero_() for p in params]
@@ -340,15 +340,21 @@ class ISGD(EnergyOptimizer):
             return Direction([], [], None, means={"first": loss}, loss=loss,
                              extra=dict(evals=1, first=loss, last=loss, obj=0.0 * loss, u2=0.0 * loss))
         anchors = [p.detach().clone() for p in params]
-        saved = [t.clone() for p in params for k, t in self.state[p].items() if k.startswith("inner_")]
+        saved = {p: {k: t.clone() for k, t in self.state.get(p, {}).items() if k.startswith("inner_")}
+                 for p in params}                        # the carried inner moments
         inner = self._make_inner(params)
         prox = _Prox(self, closure, groups, anchors, inner)
 
         def undo() -> None:
             torch._foreach_copy_(params, anchors)
-            moments = [t for p in params for k, t in self.state[p].items() if k.startswith("inner_")]
-            if saved:
-                torch._foreach_copy_(moments, saved)
+            for p in params:
+                for k in [k for k in self.state.get(p, {}) if k.startswith("inner_")]:
+                    if k in saved[p]:
+                        self.state[p][k].copy_(saved[p][k])
+                    else:
+                        del self.state[p][k]
+                if p in self.state and not self.state[p]:
+                    del self.state[p]
         try:
             if self.defaults["inner"] == "adam":
                 for _ in range(self.defaults["inner_steps"]):

@@ -172,3 +172,13 @@ def test_step_count_is_one_kind_for_every_scheme():
         run(prob, opt, 2)
         step = opt.scalars["step"]
         assert isinstance(step, torch.Tensor) and step.dtype == torch.float64 and float(step) == 2, row.id
+
+
+@pytest.mark.parametrize("row", SCHEMES, ids=ids)
+def test_failing_first_step_leaves_no_state(row):
+    prob, opt = row.make()
+    sd = copy.deepcopy(opt.state_dict())
+    with pytest.raises(NonFiniteError):
+        opt.step(row.bad_closure(prob))
+    from harness import _equal_nested
+    assert _equal_nested(opt.state_dict(), sd) and opt.diagnostics == {}
