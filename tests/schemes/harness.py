@@ -242,6 +242,8 @@ class Row:
     closure: str = "loss"
     relaxed: bool = False
     adaptive: bool = False
+    #: the modified energy ``diagnostics["energy"]`` never increases from step to step
+    energy_law: bool = False
 
     @property
     def id(self) -> str:
@@ -262,17 +264,18 @@ class Row:
 def _schemes():
     from savlib.schemes import IEQ, ISGD, IEQAdaptive
     return [
-        Row(SAV, dict(lr=0.5, C=1.0, lam=0.5)),
+        Row(SAV, dict(lr=0.5, C=1.0, lam=0.5), energy_law=True),
         Row(ResSAV, dict(lr=0.5, C=1.0)),
-        Row(RelSAV, dict(lr=0.5, C=1.0, lam=0.5), relaxed=True),
-        Row(SAV, dict(lr=0.05, C=1.0, adaptive=True), adaptive=True),
+        Row(RelSAV, dict(lr=0.5, C=1.0, lam=0.5), relaxed=True, energy_law=True),
+        Row(SAV, dict(lr=0.05, C=1.0, adaptive=True), adaptive=True, energy_law=True),
         Row(ResSAV, dict(lr=0.05, C=1.0, adaptive=True), adaptive=True),
-        Row(RelSAV, dict(lr=0.05, C=1.0, lam=1.0, adaptive=True), relaxed=True, adaptive=True),
-        Row(ExpSAV, dict(lr=0.5, C=1.0, lam=0.5)),
-        Row(ExpSAV, dict(lr=0.5, C=1.0, update="thm2.3")),
-        Row(RelExpSAV, dict(lr=0.5, C=1.0, lam=0.5), relaxed=True),
+        Row(RelSAV, dict(lr=0.05, C=1.0, lam=1.0, adaptive=True), relaxed=True, adaptive=True,
+            energy_law=True),
+        Row(ExpSAV, dict(lr=0.5, C=1.0, lam=0.5), energy_law=True),
+        Row(ExpSAV, dict(lr=0.5, C=1.0, update="thm2.3"), energy_law=True),
+        Row(RelExpSAV, dict(lr=0.5, C=1.0, lam=0.5), relaxed=True, energy_law=True),
         Row(IEQ, dict(lr=0.5), closure="residual"),
-        Row(IEQ, dict(lr=0.5, evolve_q=True), closure="residual"),
+        Row(IEQ, dict(lr=0.5, evolve_q=True), closure="residual", energy_law=True),
         Row(IEQAdaptive, dict(lr=0.5), closure="residual"),
         Row(ISGD, dict(lr=0.5)),
         Row(ISGD, dict(lr=0.5, inner="adam", inner_steps=3, inner_lr=1e-2, inner_state="carry"),

@@ -182,3 +182,24 @@ def test_failing_first_step_leaves_no_state(row):
         opt.step(row.bad_closure(prob))
     from harness import _equal_nested
     assert _equal_nested(opt.state_dict(), sd) and opt.diagnostics == {}
+
+
+@pytest.mark.parametrize("row", SCHEMES, ids=ids)
+def test_every_scheme_decreases_the_loss(row):
+    prob, opt = row.make()
+    l0 = float(prob.loss()) if row.closure == "loss" else float(prob.loss())
+    run(prob, opt, 30)
+    assert float(prob.loss()) < 0.9 * l0
+
+
+@pytest.mark.parametrize("row", [r for r in SCHEMES if r.energy_law], ids=[r.id for r in SCHEMES if r.energy_law])
+@pytest.mark.parametrize("lr_scale", [1.0, 100.0])
+def test_modified_energy_never_increases(row, lr_scale):
+    """The energy laws (Ma, Mao & Shen 2024, eq. (18), Thm. 2; Anonymous 2024, Thms 2.2-2.3,
+    section 2.2.5) hold for every dt: the modified energy is non-increasing, also at 100x dt."""
+    prob, opt = row.make(lr=row.kwargs["lr"] * lr_scale)
+    energies = []
+    for _ in range(15):
+        opt.step(prob.closure)
+        energies.append(float(opt.diagnostics["energy"]))
+    assert all(b <= a * (1 + 1e-12) + 1e-15 for a, b in zip(energies, energies[1:]))
