@@ -286,7 +286,7 @@ class Direction:
 class EnergyOptimizer(torch.optim.Optimizer):
     """Base class of the energy-stable schemes: the template :meth:`step` (module docstring).
 
-    A scheme supplies ``_direction(closure) -> Direction``, ``_validate(v)``,
+    A scheme supplies ``_direction(closure) -> Direction``, ``_validate(v, d)``,
     ``_update(v, d) -> (scale, state, diag)`` and, if ``_relaxed``, ``_relax``.
     Scheme-wide options (the energy's ``C``, ``eta`` ...) are listed in ``_scheme_wide``:
     they may not differ between param groups, since the energy is one number for the
@@ -389,10 +389,21 @@ class EnergyOptimizer(torch.optim.Optimizer):
         """Scalar state as 0-d float64 tensors on the parameter device, the step count, and
         the diagnostics (kept raw: floats, 0-d tensors or zero-argument callables)."""
         sc = self.scalars
-        dev = self._device
+        step = float(self._step_number())
         for k, x in state.items():
-            sc[k] = x if isinstance(x, Tensor) else torch.tensor(float(x), dtype=F64, device=dev)
-        sc["step"] = torch.tensor(float(self._step_number()), dtype=F64)   # on the CPU, as Adam's
+            if isinstance(x, Tensor):
+                sc[k] = x
+            elif k in sc and sc[k].dim() == 0:
+                sc[k].fill_(float(x))           # in place, as torch's optimizers update state
+            else:
+                sc[k] = torch.tensor(float(x), dtype=F64, device=self._device)
+        if "step" in sc:
+            sc["step"].fill_(step)
+        else:
+            sc["step"] = torch.tensor(step, dtype=F64)    # on the CPU, as torch's Adam keeps it
+        self._set_diag(diag)
+
+    def _set_diag(self, diag: dict[str, Any]) -> None:
         self._diag = diag
         self._diag_cache = None
 
@@ -433,7 +444,8 @@ class EnergyOptimizer(torch.optim.Optimizer):
     def _reduce_vector(self, means: list[Tensor], sums: list[Tensor]) -> Tensor:
         """:meth:`_reduce` as one float64 vector on the parameter device (``means`` first)."""
         dev = self._device
-        vec = torch.stack([t.reshape(()).to(device=dev, dtype=F64) for t in (*means, *sums)])
+        vec = torch.stack([t if t.dtype == F64 and t.dim() == 0 and t.device == dev
+                           else t.reshape(()).to(device=dev, dtype=F64) for t in (*means, *sums)])
         if self.process_group is None:
             return vec
         k = len(means)
@@ -450,7 +462,12 @@ class EnergyOptimizer(torch.optim.Optimizer):
     # hyper-parameters ----------------------------------------------------------------
     def _check_group(self, group: dict[str, Any], where_: str = "", at_step: bool = False) -> None:
         """Check (and normalise to floats) one group's hyper-parameters; at a step ``lr = 0``
-        is allowed (a step that moves nothing, as torch's SGD)."""
+        is allowed (a step that moves nothing, as torch's SGD). At a step, values unchanged
+        since they were last checked are not checked again."""
+        seen = self.__dict__.setdefault("_checked", {})
+        values = tuple(group[k] for k in self._group_checks)
+        if at_step and seen.get(id(group)) == values:
+            return
         for key, check in self._group_checks.items():
             if key == "lr" and at_step:
                 check = check_nonnegative
@@ -458,6 +475,8 @@ class EnergyOptimizer(torch.optim.Optimizer):
                 group[key] = check(key, group[key])
             except HyperParameterError as e:
                 raise HyperParameterError(f"{type(self).__name__}: {where_}{e}") from None
+        if at_step:
+            seen[id(group)] = tuple(group[k] for k in self._group_checks)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """torch's ``add_param_group``, validated before the group is installed."""
@@ -585,15 +604,13 @@ class EnergyOptimizer(torch.optim.Optimizer):
         gradient norms, as ``S = sum c_i |N_i|^2 = dt (N, (I + dt L)^{-1} N)`` (eq. (20)) and
         ``D = sum (c_i^2 / dt_i) |N_i|^2``, ``|dtheta|^2 / dt`` of a unit step (``dt`` may
         differ between groups; the energy laws then hold in the dt-weighted norm)."""
-        ps: list[Tensor] = []
-        gs: list[Tensor] = []
+        ps = [p for _, gps, _ in groups for p in gps]
+        gs = [g for _, _, ggs in groups for g in ggs]
         c: list[float] = []
         w: list[float] = []
-        for group, gps, ggs in groups:
+        for group, gps, _ in groups:
             lr, lam = group["lr"], group["lam"]
             ci = lr / (1.0 + lr * lam)
-            ps += gps
-            gs += ggs
             c += [ci] * len(gps)
             w += [ci ** 2 / lr if lr > 0 else 0.0] * len(gps)   # lr = 0: nothing moves
         cvec, uniform = self._coef_vector("c", c)

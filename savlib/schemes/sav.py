@@ -159,9 +159,9 @@ class _SAVFamily(EnergyOptimizer):
             rb2 = math.sqrt(bc2)
             sh = lr * lam * rb2
             for p, g in zip(gps, ggs):
-                st = self.state.get(p, {})
-                m = torch.lerp(st.get("exp_avg", torch.zeros_like(g)), g, 1.0 - b1, out=self._workspace(p, "m"))
-                v = torch.mul(st.get("exp_avg_sq", torch.zeros_like(g)), b2, out=self._workspace(p, "v"))
+                st = self.state.get(p) or {"exp_avg": torch.zeros_like(g), "exp_avg_sq": torch.zeros_like(g)}
+                m = torch.lerp(st["exp_avg"], g, 1.0 - b1, out=self._workspace(p, "m"))
+                v = torch.mul(st["exp_avg_sq"], b2, out=self._workspace(p, "v"))
                 v.addcmul_(g, g, value=1.0 - b2)
                 t = torch.add(v, eps * bc2, out=self._workspace(p, "t")).sqrt_()
                 if sh != 0.0:
