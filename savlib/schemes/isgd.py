@@ -14,8 +14,8 @@ is the first-order optimality condition of the proximal point problem (eq. 12)
     \\theta_{n+1} = \\arg\\min_\\theta \\; \\tfrac12 \\|\\theta - \\theta_n\\|^2 + \\alpha L(\\theta).
 
 :class:`ISGD` solves eq. 12 at every step by an *inner* solver started at ``theta_n``.
-The default, ``inner="prox"``, solves it to a tolerance: L-BFGS with a strong-Wolfe line
-search on the proximal objective, stopped when the proximal gradient has fallen to
+The default, ``inner="prox"``, solves it to a tolerance: L-BFGS with a backtracking line
+search on the proximal objective (:class:`_ProxSolver`), stopped when the proximal gradient has fallen to
 ``inner_tol`` times its value at ``theta_n`` (or after ``inner_steps`` iterations, which the
 diagnostics report as ``inner_converged = 0``). ISGD then contracts on every convex
 quadratic at every step size, as backward Euler does. The paper's fixed-budget solves stay
@@ -46,7 +46,7 @@ size of the gradient, while the proximal step of eq. 12 moves it by about
 therefore wrong at one end of the ``alpha`` range or the other: far larger than the step
 for small ``alpha`` (Adam then jitters around ``theta_n`` at amplitude ``inner_lr`` instead of
 taking the small implicit step) and too small to reach it in ``K1`` steps for large
-``alpha``. With ``inner="adam"`` and ``inner_lr=None`` (the default) savlib ties it to the
+``alpha``. With ``inner="adam"`` and ``inner_lr=None`` savlib ties it to the
 outer rate: ``inner_lr = INNER_LR_FACTOR * alpha * rms(grad L(theta_n))`` (``rms`` over all
 trained entries, ``INNER_LR_FACTOR = 0.2``), i.e. a fifth of the explicit (SGD) step of
 the same ``alpha``, recomputed at every outer step from the first inner gradient (no extra
@@ -322,7 +322,7 @@ class ISGD(EnergyOptimizer):
             return torch.optim.Adam(params, lr=d["inner_lr"] or 1e-3, **kw)
         if d["inner"] == "prox":
             tol = d["inner_tol"] or torch.finfo(params[0].dtype).eps ** (1.0 / 3.0)
-            return _ProxSolver(params, d["inner_steps"], tol, **self._inner_kwargs)
+            return _ProxSolver(params, d["inner_steps"], tol, self._inner_kwargs.get("history_size", 10))
         kw = {**_LBFGS_DEFAULTS, **self._inner_kwargs}
         return torch.optim.LBFGS(params, lr=1.0, max_iter=d["inner_steps"], **kw)
 
@@ -491,6 +491,8 @@ def _check_inner(inner: str, inner_state: str, kw: dict[str, Any]) -> None:
     if inner_state == "carry" and (inner != "adam" or not set(kw) <= {"betas", "eps"}):
         raise HyperParameterError("inner_state='carry' needs inner='adam' (savlib's inner Adam: "
                                   "inner_kwargs may only set betas and eps)")
+    if inner == "prox" and not set(kw) <= {"history_size"}:
+        raise HyperParameterError(f"inner='prox' takes only history_size in inner_kwargs, got {sorted(kw)}")
     for bad in ("params", "lr", "max_iter"):
         if bad in kw:
             raise HyperParameterError(f"inner_kwargs may not set {bad!r}: use lr, inner_lr, inner_steps")
