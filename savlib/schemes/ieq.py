@@ -310,11 +310,22 @@ class IEQ(IEQBase):
                 return [torch.mv(J.T, v.to(J.dtype)).view_as(p) for (p, _), J in zip(act, Js)]
         q_n = self._q_n(q_true)
         ok = torch.isfinite(q_n).all() & torch.isfinite(G).all()
-        v = _solve(G, q_n)
+        v = self._solve(G, q_n)
         dt, uniform = self._coef_vector("dt", [lr for _, lr in act])
         return Direction([p for p, _ in act], jtv(v), dt, uniform, means={"finite": ok.to(F64)},
                          loss=0.5 * q_true.detach().square().sum(),
                          extra=dict(q_n=q_n, q_true=q_true.detach(), v=v))
+
+    @staticmethod
+    def _solve(G: Tensor, q: Tensor) -> Tensor:
+        """``(I + G)^{-1} q`` by Cholesky in ``G``'s dtype (in place on ``G``); ``I + G`` is SPD
+        with eigenvalues >= 1.
+        ``cholesky_ex``: no info check (no device sync); the finite check covers the failure.
+        Two triangular solves beat ``cholesky_solve`` on CPU."""
+        G.diagonal().add_(1.0)
+        L = torch.linalg.cholesky_ex(G).L
+        y = torch.linalg.solve_triangular(L, q.to(G.dtype).unsqueeze(1), upper=False)
+        return torch.linalg.solve_triangular(L.mT, y, upper=True).squeeze(1)
 
     def _validate(self, v, d) -> None:
         if self.defaults["check_finite"] and not v["finite"] == 1.0:
@@ -399,17 +410,6 @@ class IEQ(IEQBase):
 def _solve_dtype(t: Tensor) -> torch.dtype:
     """float32 for half-precision tensors (no half Cholesky), else their own dtype."""
     return torch.float32 if t.dtype in (torch.float16, torch.bfloat16) else t.dtype
-
-
-def _solve(G: Tensor, q: Tensor) -> Tensor:
-    """``(I + G)^{-1} q`` by Cholesky in ``G``'s dtype (in place on ``G``); ``I + G`` is SPD
-    with eigenvalues >= 1.
-    ``cholesky_ex``: no info check (no device sync); the finite check covers the failure.
-    Two triangular solves beat ``cholesky_solve`` on CPU."""
-    G.diagonal().add_(1.0)
-    L = torch.linalg.cholesky_ex(G).L
-    y = torch.linalg.solve_triangular(L, q.to(G.dtype).unsqueeze(1), upper=False)
-    return torch.linalg.solve_triangular(L.mT, y, upper=True).squeeze(1)
 
 
 class IEQAdaptive(IEQBase):
