@@ -266,7 +266,10 @@ class Direction:
     scalar update; ``coefs`` a float64 vector, ``uniform`` its common value when there is
     one: the CPU update is then one ``_foreach_add_`` with a Python coefficient, as torch's
     SGD). ``means`` are rank-local scalars averaged over the ranks (the loss), ``sums``
-    partial sums summed over them when the parameters are sharded. ``commit`` stores state
+    partial sums summed over them when the parameters are sharded. ``forms`` are more such
+    sums, given as weights over the per-tensor scalars ``[*norms**2, *dots]`` (``norms``
+    squared in float64 by the reduction): ``S = sum_i c_i |N_i|^2`` is ``norms = |N_i|``,
+    ``forms = {"S": c}``, read with the rest in the one reduction. ``commit`` stores state
     formed out of place (called only when the step succeeds); ``undo`` restores what the
     direction itself changed (ISGD moves the parameters while solving).
     """
@@ -277,6 +280,9 @@ class Direction:
     uniform: float | None = None
     means: dict[str, Tensor] = field(default_factory=dict)
     sums: dict[str, Tensor] = field(default_factory=dict)
+    norms: Sequence[Tensor] = ()
+    dots: Sequence[Tensor] = ()
+    forms: dict[str, Sequence[float]] = field(default_factory=dict)
     commit: Callable[[], None] | None = None
     undo: Callable[[], None] | None = None
     loss: Tensor | None = None          # what step returns (rank-local; global with a group)
@@ -335,7 +341,7 @@ class EnergyOptimizer(torch.optim.Optimizer):
             self._check_group(group, f"param group {i}: ", at_step=True)
         d = self._direction(closure)
         try:
-            v = self._reduce(d.means, d.sums)
+            v = self._reduce(d.means, d.sums, d.norms, d.dots, d.forms)
             self._validate(v, d)
             with np.errstate(all="ignore"):
                 scale, state, diag = self._update(v, d)
@@ -370,7 +376,12 @@ class EnergyOptimizer(torch.optim.Optimizer):
         """``p_i += scale * c_i * u_i`` (one ``_foreach_add_`` when the coefficient is one
         host float, else a vector of per-tensor coefficients, no host sync)."""
         if self._relaxed:
-            d.extra["backup"] = [self._workspace(p, "backup").copy_(p) for p in d.params]
+            d.extra["backup"] = backup = [self._workspace(p, "backup") for p in d.params]
+            if self.foreach:
+                torch._foreach_copy_(backup, d.params)
+            else:
+                for b, p in zip(backup, d.params):
+                    b.copy_(p)
         dtype = d.params[0].dtype if d.params else None
         if (d.uniform is not None and not isinstance(scale, Tensor)
                 and all(p.dtype == dtype for p in d.params)):
@@ -427,37 +438,66 @@ class EnergyOptimizer(torch.optim.Optimizer):
         raise NotImplementedError
 
     # the one reduction -------------------------------------------------------------------
-    def _reduce(self, means: dict[str, Tensor], sums: dict[str, Tensor]) -> dict[str, Any]:
+    def _reduce(self, means: dict[str, Tensor], sums: dict[str, Tensor], norms: Sequence[Tensor] = (),
+                dots: Sequence[Tensor] = (), forms: dict[str, Sequence[float]] | None = None
+                ) -> dict[str, Any]:
         """Global values of rank-local scalars in **one** float64 vector and at most one
-        ``all_reduce``: ``means`` averaged over the ranks (DDP's mean loss), ``sums`` summed
+        ``all_reduce``: ``means`` averaged over the ranks (DDP's mean loss), ``sums`` and the
+        ``forms`` (weighted sums over ``[*norms**2, *dots]``, see :class:`Direction`) summed
         when ``sharded`` (partial sums over each rank's slice), else left alone (replicated).
-        On CPU (``_host_scalars``) the vector is read to the host once and the values come
-        back as numpy float64 scalars; elsewhere as 0-d tensors (no sync)."""
-        names = [*means, *sums]
-        if not names:
+        The scalars are stacked and read once: on CPU (``_host_scalars``) to the host, the
+        values coming back as numpy float64 scalars; elsewhere as 0-d tensors (no sync)."""
+        forms = forms or {}
+        k = len(means) + len(sums)
+        scal = [*means.values(), *sums.values(), *norms, *dots]
+        if not scal:
             return {}
-        vec = self._reduce_vector(list(means.values()), list(sums.values()))
-        if vec.device.type == "cpu" and self._host_scalars:
-            return dict(zip(names, vec.numpy()))
-        return dict(zip(names, vec.unbind()))
+        x = self._stack(scal)
+        host = self._host_scalars and x.device.type == "cpu"
+        x = np.array(x.tolist(), dtype=np.float64) if host else x.to(dtype=F64)
+        head, tail = x[:k], x[k:]
+        if forms:
+            tail[:len(norms)] **= 2
+            tail = self._form_matrix(forms, host) @ tail
+        vals = [*head, *tail]
+        if self.process_group is not None:
+            vals = self._all_reduce(vals, len(means), host)
+        return dict(zip([*means, *sums, *forms], vals))
 
-    def _reduce_vector(self, means: list[Tensor], sums: list[Tensor]) -> Tensor:
-        """:meth:`_reduce` as one float64 vector on the parameter device (``means`` first)."""
-        dev = self._device
-        vec = torch.stack([t if t.dtype == F64 and t.dim() == 0 and t.device == dev
-                           else t.reshape(()).to(device=dev, dtype=F64) for t in (*means, *sums)])
-        if self.process_group is None:
-            return vec
-        k = len(means)
+    def _stack(self, scalars: Sequence[Tensor]) -> Tensor:
+        """0-d tensors as one vector (their promoted dtype) on the parameter device."""
+        try:
+            return torch.stack(scalars)     # one op when all share a device
+        except RuntimeError:
+            dev = self._device
+            return torch.stack([t.reshape(()).to(device=dev, dtype=F64) for t in scalars])
+
+    def _form_matrix(self, forms: dict[str, Sequence[float]], host: bool):
+        """The weights of the ``forms`` as one float64 matrix (numpy on the host, else a
+        tensor on the parameter device), cached while they do not change."""
+        key = (tuple(map(tuple, forms.values())), host)
+        hit = self.__dict__.get("_forms_cache")
+        if hit is None or hit[0] != key:
+            w = np.array(key[0], dtype=np.float64)
+            hit = self._forms_cache = (key, w if host else torch.tensor(w, device=self._device))
+        return hit[1]
+
+    def _all_reduce(self, vals: list, k: int, host: bool) -> list:
+        """The one ``all_reduce`` of :meth:`_reduce`: the first ``k`` values averaged over the
+        ranks, the others summed when ``sharded`` (else left alone)."""
+        vec = torch.stack([torch.as_tensor(x, dtype=F64).to(self._device) for x in vals])
         part = vec if self.sharded else vec[:k]
-        if not part.numel():
-            return vec
-        part = all_reduce_f64(part.clone(), self.process_group)
-        return torch.cat([part[:k] / self._world, part[k:] if self.sharded else vec[k:]])
+        if part.numel():
+            part = all_reduce_f64(part.clone(), self.process_group)
+            vec = torch.cat([part[:k] / self._world, part[k:] if self.sharded else vec[k:]])
+        return list(vec.cpu().numpy()) if host else list(vec.unbind())
 
     def _reduce_tensors(self, means: list[Tensor], sums: list[Tensor]) -> list[Tensor]:
-        """:meth:`_reduce` kept as 0-d tensors (for ISGD's inner solver, which needs them)."""
-        return list(self._reduce_vector(means, sums).unbind())
+        """:meth:`_reduce` kept as 0-d float64 tensors (for ISGD's inner solver, which needs them)."""
+        vals = list(self._stack([*means, *sums]).to(dtype=F64).unbind())
+        if self.process_group is not None:
+            vals = self._all_reduce(vals, len(means), host=False)
+        return vals
 
     # hyper-parameters ----------------------------------------------------------------
     def _check_group(self, group: dict[str, Any], where_: str = "", at_step: bool = False) -> None:
@@ -600,23 +640,26 @@ class EnergyOptimizer(torch.optim.Optimizer):
     def _resolvent_direction(self, groups) -> Direction:
         """The direction ``-(I + dt L)^{-1} N`` of the non-adaptive SAV-type schemes with
         ``L = lam Id`` (Ma, Mao & Shen 2024, eqs. (17)-(20)): ``u_i = N_i`` with per-tensor
-        coefficients ``c_i = dt_i / (1 + dt_i lam_i)``, and the one reduction: the squared
-        gradient norms, as ``S = sum c_i |N_i|^2 = dt (N, (I + dt L)^{-1} N)`` (eq. (20)) and
+        coefficients ``c_i = dt_i / (1 + dt_i lam_i)``, and the one reduction: the gradient
+        norms, read as ``S = sum c_i |N_i|^2 = dt (N, (I + dt L)^{-1} N)`` (eq. (20)) and
         ``D = sum (c_i^2 / dt_i) |N_i|^2``, ``|dtheta|^2 / dt`` of a unit step (``dt`` may
         differ between groups; the energy laws then hold in the dt-weighted norm)."""
-        ps = [p for _, gps, _ in groups for p in gps]
-        gs = [g for _, _, ggs in groups for g in ggs]
+        ps: list[Tensor] = []
+        gs: list[Tensor] = []
         c: list[float] = []
         w: list[float] = []
-        for group, gps, _ in groups:
+        for group, gps, ggs in groups:
             lr, lam = group["lr"], group["lam"]
             ci = lr / (1.0 + lr * lam)
+            ps += gps
+            gs += ggs
             c += [ci] * len(gps)
             w += [ci ** 2 / lr if lr > 0 else 0.0] * len(gps)   # lr = 0: nothing moves
-        cvec, uniform = self._coef_vector("c", c)
-        wvec, _ = self._coef_vector("w", w)
-        n2 = sq_norms(gs, self._device, self.foreach)
-        return Direction(ps, gs, cvec, uniform, sums={"S": torch.dot(cvec, n2), "D": torch.dot(wvec, n2)})
+        uniform = c[0] if len(groups) == 1 or all(x == c[0] for x in c) else None
+        cvec = None if uniform is not None else self._coef_vector("c", c)[0]
+        norms = (torch._foreach_norm(gs) if self.foreach
+                 else [torch.linalg.vector_norm(g) for g in gs])
+        return Direction(ps, gs, cvec, uniform, norms=norms, forms={"S": c, "D": w})
 
     def _coef_vector(self, name: str, values: list[float]) -> tuple[Tensor, float | None]:
         """``values`` as a float64 vector on the parameter device (cached while they do not
