@@ -341,13 +341,13 @@ class EnergyOptimizer(torch.optim.Optimizer):
             self._check_group(group, f"param group {i}: ", at_step=True)
         d = self._direction(closure)
         try:
-            v = self._reduce(d.means, d.sums, d.norms, d.dots, d.forms)
-            self._validate(v, d)
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"):     # host scalars: x / 0 is inf, as on tensors
+                v = self._reduce(d.means, d.sums, d.norms, d.dots, d.forms)
+                self._validate(v, d)
                 scale, state, diag = self._update(v, d)
-            self._apply(d, scale)
-            if self._relaxed:
-                self._relax_or_undo(closure, d, v, state, diag)
+                self._apply(d, scale)
+                if self._relaxed:
+                    self._relax_or_undo(closure, d, v, state, diag)
         except BaseException:
             if d.undo is not None:
                 d.undo()
@@ -369,8 +369,7 @@ class EnergyOptimizer(torch.optim.Optimizer):
         d.undo = undo
         loss_new = evaluate_loss_no_grad(closure, type(self).__name__)
         (loss_new,) = self._reduce({"loss_new": loss_new}, {}).values()  # 2nd collective
-        with np.errstate(all="ignore"):
-            self._relax(loss_new, v, state, diag)
+        self._relax(loss_new, v, state, diag)
 
     def _apply(self, d: Direction, scale) -> None:
         """``p_i += scale * c_i * u_i`` (one ``_foreach_add_`` when the coefficient is one

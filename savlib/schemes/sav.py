@@ -142,7 +142,7 @@ class _SAVFamily(EnergyOptimizer):
 
     def _adam_direction(self, groups) -> Direction:
         """Ma, Mao & Shen 2024, Alg. 5 lines 2-7, with the new moments formed out of place
-        (committed, by swapping buffers, only when the step succeeds).
+        (they become the state only when the step succeeds).
 
         With ``s = sqrt(v^ + eps)`` (eps inside the root, line 7) the direction is
         ``u = dt^ N^ / (1 + dt^ lam) = lr m^ / (s + lr lam)``; savlib forms ``t = m / (sqrt(v +
@@ -151,47 +151,56 @@ class _SAVFamily(EnergyOptimizer):
         bc1^2``, and ``sum dtheta_j^2 / dt^_j = K^2 a (sum m . t - lr lam sqrt(bc2) |t|^2)``.
         """
         step = self._step_number()
-        ps, ts, dots, new = [], [], [], []
-        a, k, shift = [], [], []
+        validate = self.defaults["validate"]
+        ps, ts, dots, gnorms, tnorms, new = [], [], [], [], [], []
+        a, k, lam_w = [], [], []
         for group, gps, ggs in groups:
             (b1, b2), lr, lam, eps = group["betas"], group["lr"], group["lam"], group["eps"]
             bc1, bc2 = 1.0 - b1 ** step, 1.0 - b2 ** step
             rb2 = math.sqrt(bc2)
             sh = lr * lam * rb2
-            for p, g in zip(gps, ggs):
-                st = self.state.get(p) or {"exp_avg": torch.zeros_like(g), "exp_avg_sq": torch.zeros_like(g)}
-                m = torch.lerp(st["exp_avg"], g, 1.0 - b1, out=self._workspace(p, "m"))
-                v = torch.mul(st["exp_avg_sq"], b2, out=self._workspace(p, "v"))
-                v.addcmul_(g, g, value=1.0 - b2)
-                t = torch.add(v, eps * bc2, out=self._workspace(p, "t")).sqrt_()
-                if sh != 0.0:
-                    t.add_(sh)
-                ts.append(torch.div(m, t, out=t))
-                dots.append(torch.vdot(m.reshape(-1), t.reshape(-1)))
-                new.append((p, m, v))
+            old = [self.state.get(p) or {} for p in gps]
+            old_m = [st.get("exp_avg") for st in old]
+            old_v = [st.get("exp_avg_sq") for st in old]
+            if any(x is None for x in old_m + old_v):       # the first step: zero moments
+                old_m = [torch.zeros_like(g) if x is None else x for x, g in zip(old_m, ggs)]
+                old_v = [torch.zeros_like(g) if x is None else x for x, g in zip(old_v, ggs)]
+            m = torch._foreach_lerp(old_m, ggs, 1.0 - b1)
+            v = torch._foreach_mul(old_v, b2)
+            torch._foreach_addcmul_(v, ggs, ggs, value=1.0 - b2)
+            t = torch._foreach_add(v, eps * bc2)
+            torch._foreach_sqrt_(t)
+            if sh != 0.0:
+                torch._foreach_add_(t, sh)
+            t = torch._foreach_div(m, t)
+            dots += [torch.vdot(x.reshape(-1), y.reshape(-1)) for x, y in zip(m, t)]
+            if sh != 0.0:
+                tnorms += torch._foreach_norm(t)
+            if validate:
+                gnorms += torch._foreach_norm(ggs)
             ps += gps
-            a += [lr * rb2 / bc1 ** 2] * len(gps)
-            k += [lr * rb2 / bc1] * len(gps)
-            shift += [sh] * len(gps)
-        avec, kvec, svec = (self._coef_vector(n, x)[0] for n, x in (("a", a), ("k", k), ("shift", shift)))
-        dev = self._device
-        S = torch.dot(avec, torch.stack([x.to(device=dev, dtype=avec.dtype) for x in dots]))
-        lam_part = torch.dot(avec * svec, sq_norms(ts, dev, self.foreach)) if any(shift) else 0.0 * S
-        sums = {"S": S, "D": S - lam_part}
-        if self.defaults["validate"]:
-            sums["G"] = sq_norms([g for _, _, gs in groups for g in gs], dev, self.foreach).sum()
-        return Direction(ps, ts, kvec, self._coef_vector("k", k)[1], sums=sums,
-                         commit=lambda: self._swap_moments(new))
+            ts += t
+            new += zip(gps, m, v)
+            n = len(gps)
+            a += [lr * rb2 / bc1 ** 2] * n
+            k += [lr * rb2 / bc1] * n
+            lam_w += [lr * rb2 / bc1 ** 2 * sh] * n if sh != 0.0 else []
+        # weights over [*gnorms**2, *tnorms**2, *dots]
+        ng, nt = len(gnorms), len(tnorms)
+        forms = {"S": [0.0] * (ng + nt) + a,
+                 "D": [0.0] * ng + [-x for x in lam_w] + a}
+        if validate:
+            forms["G"] = [1.0] * ng + [0.0] * (nt + len(a))
+        uniform = k[0] if all(x == k[0] for x in k) else None
+        kvec = None if uniform is not None else self._coef_vector("k", k)[0]
+        return Direction(ps, ts, kvec, uniform, norms=gnorms + tnorms, dots=dots, forms=forms,
+                         commit=lambda: self._set_moments(new))
 
-    def _swap_moments(self, new) -> None:
-        """Commit the moments formed out of place: they become the state, the old state
-        tensors the buffers of the next step."""
+    def _set_moments(self, new) -> None:
+        """Commit the moments formed out of place: they become the state."""
         for p, m, v in new:
             st = self.state[p]
-            old_m, old_v = st.get("exp_avg"), st.get("exp_avg_sq")
             st["exp_avg"], st["exp_avg_sq"] = m, v
-            self._ws["m"][p] = old_m if old_m is not None else torch.empty_like(m)
-            self._ws["v"][p] = old_v if old_v is not None else torch.empty_like(v)
 
     # validation and the scalar update ---------------------------------------------------
     def _validate(self, v, d) -> None:
