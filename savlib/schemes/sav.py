@@ -58,7 +58,7 @@ group), ``dissipation`` (``|dtheta|^2 / dt`` in the dt-weighted norm), ``r_start
 
 Several processes (``process_group=pg, sharded=False``; book chapter "Training at
 scale"): the loss is averaged over the ranks, and when ``sharded=True`` the partial sums
-``S_n`` and ``|dtheta|^2/dt`` (and for A-SAV the ``|N|^2`` of the finite check) are summed,
+``S_n`` and ``|dtheta|^2/dt`` are summed,
 all in **one** float64 ``all_reduce`` per step, before any branch; every rank then computes
 the same ``r``, takes the same branches and raises the same error. RelSAV needs the loss at
 the new point, which exists only after the step: a second one-element ``all_reduce``.
@@ -151,8 +151,7 @@ class _SAVFamily(EnergyOptimizer):
         bc1^2``, and ``sum dtheta_j^2 / dt^_j = K^2 a (sum m . t - lr lam sqrt(bc2) |t|^2)``.
         """
         step = self._step_number()
-        validate = self.defaults["validate"]
-        ps, ts, dots, gnorms, tnorms, new = [], [], [], [], [], []
+        ps, ts, dots, tnorms, new = [], [], [], [], []
         a, k, lam_w = [], [], []
         for group, gps, ggs in groups:
             (b1, b2), lr, lam, eps = group["betas"], group["lr"], group["lam"], group["eps"]
@@ -176,8 +175,6 @@ class _SAVFamily(EnergyOptimizer):
             dots += [torch.vdot(x.reshape(-1), y.reshape(-1)) for x, y in zip(m, t)]
             if sh != 0.0:
                 tnorms += torch._foreach_norm(t)
-            if validate:
-                gnorms += torch._foreach_norm(ggs)
             ps += gps
             ts += t
             new += zip(gps, m, v)
@@ -185,15 +182,12 @@ class _SAVFamily(EnergyOptimizer):
             a += [lr * rb2 / bc1 ** 2] * n
             k += [lr * rb2 / bc1] * n
             lam_w += [lr * rb2 / bc1 ** 2 * sh] * n if sh != 0.0 else []
-        # weights over [*gnorms**2, *tnorms**2, *dots]
-        ng, nt = len(gnorms), len(tnorms)
-        forms = {"S": [0.0] * (ng + nt) + a,
-                 "D": [0.0] * ng + [-x for x in lam_w] + a}
-        if validate:
-            forms["G"] = [1.0] * ng + [0.0] * (nt + len(a))
+        # weights over [*tnorms**2, *dots]; a non-finite gradient makes S non-finite (m and
+        # t = m / sqrt(v + ...) are then inf or nan), which _validate reports
+        forms = {"S": [0.0] * len(tnorms) + a, "D": [-x for x in lam_w] + a}
         uniform = k[0] if all(x == k[0] for x in k) else None
         kvec = None if uniform is not None else self._coef_vector("k", k)[0]
-        return Direction(ps, ts, kvec, uniform, norms=gnorms + tnorms, dots=dots, forms=forms,
+        return Direction(ps, ts, kvec, uniform, norms=tnorms, dots=dots, forms=forms,
                          commit=lambda: self._set_moments(new))
 
     def _set_moments(self, new) -> None:
@@ -209,7 +203,7 @@ class _SAVFamily(EnergyOptimizer):
         if not self.defaults["validate"]:
             return
         who, C = type(self).__name__, self.defaults["C"]
-        I, S = v["loss"], v["S"] + v.get("G", 0.0)
+        I, S = v["loss"], v["S"]
         if bool(isfinite(I + S) & (I > -C)):       # S >= 0: I + S is finite iff both are
             return
         if not bool(isfinite(I)):
