@@ -21,7 +21,7 @@ for the replicated layout (DDP) and, for the schemes that support it, the sharde
 ``torch.optim.SGD``: one gradient all-reduce per step and nothing else. Counts are exact
 (no timing), so the JSON (``benchmarks/results/dist_comm.json``) is reproducible; the
 table is printed. The book chapter "Training at scale" reads the JSON; its demonstration
-that the energy must be global is :func:`savlib.distributed.demo_local_vs_global`.
+that the energy must be global is :func:`savlib.experiments.scale_demos.demo_local_vs_global`.
 """
 from __future__ import annotations
 
@@ -186,8 +186,8 @@ def table(res: dict[str, Any]) -> str:
 
 
 # The book's demonstration of local vs global energy moved to savlib (a notebook must import
-# from savlib): savlib.distributed.demo_local_vs_global, re-exported here for old callers.
-from savlib.distributed import demo_local_vs_global  # noqa: E402,F401
+# from savlib): savlib.experiments.scale_demos.demo_local_vs_global, re-exported here for old callers.
+from savlib.experiments.scale_demos import demo_local_vs_global  # noqa: E402,F401
 from savlib.experiments.record import benchmark_provenance  # noqa: E402
 
 

@@ -46,7 +46,8 @@ from torch import Tensor
 
 from .config import generator, get_device
 from .distributed import all_reduce_f64, average_gradients, is_main_process, resolve_group
-from .errors import CheckpointError
+from .errors import CheckpointError, NonFiniteError
+from .schemes.ieq import IEQBase, mse_residual
 
 __all__ = ["fit", "History", "BatchSampler", "evaluate", "save_checkpoint", "load_checkpoint", "diverged_path"]
 
@@ -233,16 +234,12 @@ def _to_float(t: Any) -> float | None:
 
 
 def _ieq_residual_default(optimizer, loss_fn):
-    try:
-        from .schemes import ieq  # noqa: WPS433
-    except ImportError:  # the schemes package is optional for the loop
-        return None
-    if not isinstance(optimizer, ieq._IEQBase):  # type: ignore[attr-defined]
+    if not isinstance(optimizer, IEQBase):
         return None
     from .problems.regression import mse
 
     if loss_fn is mse or loss_fn is torch.nn.functional.mse_loss:
-        return ieq.mse_residual
+        return mse_residual
     raise ValueError(f"{type(optimizer).__name__} needs a residual closure: pass residual_fn=(pred, y) -> q "
                      "(e.g. savlib.schemes.ieq.mse_residual, or a sqrt_residual of per-sample losses)")
 
@@ -465,12 +462,10 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data, loss_fn=
                     begin_step()
                 try:
                     out = optimizer.step(closure_for(xb, yb))
-                except (ValueError, RuntimeError, FloatingPointError) as exc:
-                    # schemes that check finiteness themselves (e.g. ISGD) raise on NaN/inf:
-                    # that is divergence, recorded like any other; other errors propagate
-                    msg = str(exc).lower()
-                    if not any(w in msg for w in ("finite", "nan", "inf")):
-                        raise
+                except (NonFiniteError, FloatingPointError) as exc:
+                    # schemes that check finiteness themselves raise NonFiniteError on NaN/inf
+                    # (state unchanged): that is divergence, recorded like any other; other
+                    # errors propagate
                     reason = f"{type(optimizer).__name__}.step raised at step {step + 1}: {exc}"
                     break
                 step += 1

@@ -66,7 +66,7 @@ def _isgd(params, lr: float, inner_steps: int, inner_lr, inner_state: str = "fre
     from ..schemes.isgd import ISGD
 
     gamma = tied_inner_lr(lr) if inner_lr == "tied" else float(inner_lr)
-    return ISGD(params, lr=lr, inner_steps=inner_steps, inner_lr=gamma, inner_state=inner_state)
+    return ISGD(params, lr=lr, inner="adam", inner_steps=inner_steps, inner_lr=gamma, inner_state=inner_state)
 
 
 #: the ISGD variant of the grid with the inner Adam restarted every outer step (see isgd_mnist_grid)

@@ -641,6 +641,12 @@ def _isgd_paper(size="quick", device=None, progress=False, *, seed=0, ctx=None, 
     return isgd_pinn(size, device, progress, seed=seed, paper=True, ctx=ctx, **kw)
 
 
+# the keywords these wrappers accept are their targets' (``record.resolve_config`` checks
+# them with inspect.signature, which follows __wrapped__)
+_burgers.__wrapped__ = _burgers_paper.__wrapped__ = burgers_fig12
+_isgd.__wrapped__ = _isgd_paper.__wrapped__ = isgd_pinn
+
+
 def _experiments():
     from . import Experiment
 

@@ -23,6 +23,7 @@ makes such a file trustworthy:
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
 import json
 import math
 import os
@@ -175,15 +176,16 @@ def resolve_config(name: str, size: str, seed: int = 0, **overrides: Any) -> dic
     if name not in EXPERIMENTS:
         raise ConfigError(f"unknown experiment {name!r}; expected one of {', '.join(sorted(EXPERIMENTS))}")
     _check_size(size)
+    fn = EXPERIMENTS[name].fn
+    kwargs = dict(size=size, device="cpu", progress=False, seed=seed, ctx=Context(dry=True), **overrides)
     try:
-        EXPERIMENTS[name].fn(size=size, device="cpu", progress=False, seed=seed, ctx=Context(dry=True),
-                             **overrides)
+        inspect.signature(fn).bind(**kwargs)     # an unknown keyword: a type, not message text
+    except TypeError as e:
+        raise ConfigError(f"{name}: {e}") from None
+    try:
+        fn(**kwargs)
     except _Declared as d:
         return d.config
-    except TypeError as e:
-        if "unexpected keyword" in str(e) or "got an unexpected" in str(e):
-            raise ConfigError(f"{name}: {e}") from None
-        raise
     raise ConfigError(f"experiment {name!r} does not declare its configuration (ctx.declare)")
 
 

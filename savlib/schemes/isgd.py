@@ -1,7 +1,7 @@
 """Implicit (stochastic) gradient descent: backward Euler as a proximal point step.
 
-Seed 001 (Li, Chen, Huang 2023), book chapter "Implicit SGD". Backward Euler on the
-gradient flow ``theta' = -grad L(theta)`` (seed 001 eq. 4),
+Li, Chen & Huang 2023, book chapter "Implicit SGD". Backward Euler on the
+gradient flow ``theta' = -grad L(theta)`` (Li, Chen & Huang 2023 eq. 4),
 
 .. math::
 
@@ -13,9 +13,14 @@ is the first-order optimality condition of the proximal point problem (eq. 12)
 
     \\theta_{n+1} = \\arg\\min_\\theta \\; \\tfrac12 \\|\\theta - \\theta_n\\|^2 + \\alpha L(\\theta).
 
-:class:`ISGD` solves eq. 12 at every step by an *inner* optimizer started at
-``theta_n`` with fresh state: ``inner="adam"`` (``inner_steps`` Adam steps at rate
-``inner_lr``; seed 001 Algorithm 1 lines 3-6) or ``inner="lbfgs"`` (torch's L-BFGS with
+:class:`ISGD` solves eq. 12 at every step by an *inner* solver started at ``theta_n``.
+The default, ``inner="prox"``, solves it to a tolerance: L-BFGS with a backtracking line
+search on the proximal objective (:class:`_ProxSolver`), stopped when the proximal gradient has fallen to
+``inner_tol`` times its value at ``theta_n`` (or after ``inner_steps`` iterations, which the
+diagnostics report as ``inner_converged = 0``). ISGD then contracts on every convex
+quadratic at every step size, as backward Euler does. The paper's fixed-budget solves stay
+as options: ``inner="adam"`` (``inner_steps`` Adam steps at rate
+``inner_lr``; Li, Chen & Huang 2023 Algorithm 1 lines 3-6) or ``inner="lbfgs"`` (torch's L-BFGS with
 a strong-Wolfe line search, up to ``inner_steps`` iterations; the "ISGD,L-BFGS"
 variant). For a quadratic loss the exact step multiplies the error in the mode of
 curvature ``k`` by ``1 / (1 + alpha k)``, so each mode's loss by ``1 / (1 + alpha k)^2``
@@ -26,12 +31,12 @@ curvature ``k`` by ``1 / (1 + alpha k)``, so each mode's loss by ``1 / (1 + alph
 steps (each ``K1`` inner Adam steps at rate ``gamma``), then ``K2`` plain Adam steps at
 rate ``eta``. Algorithm 1 writes the inner loop as ``while k <= K1`` but keeps
 ``theta~_{K1}``; savlib takes exactly ``K1`` inner updates (the reading that matches the
-iteration count ``(K0 K1 + K2)`` of seed 001 section 4).
+iteration count ``(K0 K1 + K2)`` of Li, Chen & Huang 2023 section 4).
 
 Closure protocol: torch.optim's (as ``LBFGS``): the closure zeroes the gradients,
 computes the loss ``L`` on the batch, calls ``loss.backward()`` and returns the loss.
 ``ISGD.step`` calls it once per inner evaluation (the batch is held fixed during one
-outer step, as in seed 001). Several parameter groups may have different ``lr``; the
+outer step, as in Li, Chen & Huang 2023). Several parameter groups may have different ``lr``; the
 inner objective is then ``sum_g (alpha/alpha_g) 1/2 |theta_g - theta_{n,g}|^2 + alpha L``
 with ``alpha`` the first group's ``lr`` (the backward Euler step with per-group rates).
 
@@ -41,7 +46,7 @@ size of the gradient, while the proximal step of eq. 12 moves it by about
 therefore wrong at one end of the ``alpha`` range or the other: far larger than the step
 for small ``alpha`` (Adam then jitters around ``theta_n`` at amplitude ``inner_lr`` instead of
 taking the small implicit step) and too small to reach it in ``K1`` steps for large
-``alpha``. With ``inner="adam"`` and ``inner_lr=None`` (the default) savlib ties it to the
+``alpha``. With ``inner="adam"`` and ``inner_lr=None`` savlib ties it to the
 outer rate: ``inner_lr = INNER_LR_FACTOR * alpha * rms(grad L(theta_n))`` (``rms`` over all
 trained entries, ``INNER_LR_FACTOR = 0.2``), i.e. a fifth of the explicit (SGD) step of
 the same ``alpha``, recomputed at every outer step from the first inner gradient (no extra
@@ -49,7 +54,7 @@ evaluation). It follows the size of the implicit step when the loss (or ``alpha`
 rescaled, which a fixed rate cannot do, and resolves the implicit step well while
 ``alpha k`` is at most of order 1; for much stiffer steps the implicit step is
 ``1 / (1 + alpha k)`` times shorter than the explicit one and either an explicit
-``inner_lr`` or ``inner="lbfgs"`` is the better choice. Passing ``inner_lr`` (as seed 001's
+``inner_lr`` or ``inner="lbfgs"`` is the better choice. Passing ``inner_lr`` (as Li, Chen & Huang 2023's
 ``gamma``) keeps the paper's fixed rate.
 
 Inner state. Algorithm 1 calls "Adam" on the proximal objective without saying whether
@@ -59,7 +64,7 @@ every entry by about ``inner_lr`` (Adam's normalisation), signal or noise alike.
 ``inner_state="carry"`` keeps one inner Adam for the whole run: its moments and step count
 continue across outer steps (they are saved by ``state_dict``) while the anchor of the
 proximal term moves to ``theta_n``. Small gradients are then normalised by a running
-second moment instead of their own size. On seed 001's MNIST Table 2 the carried form with
+second moment instead of their own size. On Li, Chen & Huang 2023's MNIST Table 2 the carried form with
 Adam's default rate ``1e-3`` reproduces the paper's pattern (ISGD near SGD at small
 ``alpha``, near Adam's accuracy at ``alpha`` 1-10) and the fresh form does not (book chapter
 "MNIST"). The inner Adam is savlib's (``_FreshAdam``): torch.optim.Adam's update with
@@ -78,19 +83,22 @@ number of evaluations never depends on rank-local data.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Iterable
 
 import torch
 from torch import Tensor
 
-from .base import F64, EnergyOptimizer, check_positive, evaluate_loss, sq_norms
+from ..errors import ClosureError, HyperParameterError, NonFiniteError
+from .base import F64, Direction, EnergyOptimizer, check_positive, evaluate_loss, isfinite, sq_norms, sqrt
 
 __all__ = ["ISGD", "isgd_adam", "INNER_LR_FACTOR"]
 
 #: inner Adam rate = INNER_LR_FACTOR * alpha * rms(grad L(theta_n)) when inner_lr is None
 INNER_LR_FACTOR = 0.2
 
-_INNER = ("adam", "lbfgs")
+_INNER = ("prox", "adam", "lbfgs")
+_LBFGS_KEYS = {"tolerance_grad", "tolerance_change", "history_size", "line_search_fn"}
 _LBFGS_DEFAULTS = dict(tolerance_grad=0.0, tolerance_change=0.0, history_size=10,
                        line_search_fn="strong_wolfe")
 
@@ -124,7 +132,7 @@ class _FreshAdam:
                     st["inner_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             self.ms = [owner.state[p]["inner_exp_avg"] for p in params]
             self.vs = [owner.state[p]["inner_exp_avg_sq"] for p in params]
-            self.k = int(owner.scalars.get("inner_k", 0))
+            self.k = int(owner.state.get("scheme", {}).get("inner_k", 0))
         else:
             self.ms = [owner._workspace(p, "adam_m").zero_() for p in params]
             self.vs = [owner._workspace(p, "adam_v").zero_() for p in params]
@@ -151,86 +159,157 @@ class _FreshAdam:
         return loss
 
 
+class _ProxSolver:
+    """The default inner solve (``inner="prox"``): L-BFGS with a backtracking Armijo line
+    search on the proximal objective ``F``, stopped when ``|grad F| <= tol |grad F(theta_n)|``.
+
+    ``F``'s Hessian is ``I + alpha grad^2 L`` (``>= I`` for a convex loss), so the initial
+    inverse-Hessian guess ``I`` makes the first trial step the explicit step ``-alpha grad
+    L(theta_n)``; the backtracking (by quadratic interpolation, exact on a quadratic) then
+    shortens it to the implicit one, and the curvature pairs take over. Everything is
+    relative (no absolute thresholds), so the solve does not depend on the scale of the loss
+    or of the parameters. ``converged`` and ``prox_grad`` record how it ended."""
+
+    def __init__(self, params: list[Tensor], max_iter: int, tol: float, history: int = 10):
+        self.params, self.max_iter, self.tol, self.history = params, max_iter, tol, history
+        self.converged, self.prox_grad = 0.0, float("nan")
+
+    def _eval(self, closure) -> tuple[float, Tensor]:
+        with torch.enable_grad():
+            f = float(closure())
+        return f, torch.cat([p.grad.reshape(-1) for p in self.params]).to(F64)
+
+    def _set(self, x: Tensor) -> None:
+        with torch.no_grad():
+            torch._foreach_copy_(self.params, [v.view_as(p) for v, p in
+                                               zip(x.split([p.numel() for p in self.params]), self.params)])
+
+    @staticmethod
+    def _two_loop(g: Tensor, pairs: list[tuple[Tensor, Tensor, float]]) -> Tensor:
+        q, alphas = g.clone(), []
+        for s, y, rho in reversed(pairs):
+            a = rho * float(s @ q)
+            alphas.append(a)
+            q -= a * y
+        if pairs:
+            s, y, _ = pairs[-1]
+            q *= float(s @ y) / float(y @ y)
+        for (s, y, rho), a in zip(pairs, reversed(alphas)):
+            q += (a - rho * float(y @ q)) * s
+        return -q
+
+    def step(self, closure) -> None:
+        x = torch.cat([p.detach().reshape(-1) for p in self.params]).to(F64)
+        f, g = self._eval(closure)
+        g0 = float(g.norm())
+        pairs: list[tuple[Tensor, Tensor, float]] = []
+        for _ in range(self.max_iter):
+            self.prox_grad = float(g.norm()) / g0 if g0 > 0 else 0.0
+            if self.prox_grad <= self.tol:
+                self.converged = 1.0
+                return
+            d = self._two_loop(g, pairs)
+            gtd = float(g @ d)
+            if not gtd < 0:                               # not a descent direction: steepest
+                d, gtd, pairs = -g, -float(g @ g), []
+            t, ok = 1.0, False
+            for _ in range(40):                           # backtracking Armijo line search
+                self._set(x + t * d)
+                f_new, g_new = self._eval(closure)
+                if f_new <= f + 1e-4 * t * gtd:
+                    ok = True
+                    break
+                curv = f_new - f - t * gtd                # > 0 on a convex quadratic
+                t_star = -gtd * t * t / (2.0 * curv) if curv > 0 and math.isfinite(curv) else 0.1 * t
+                t = min(0.5 * t, max(t_star, 1e-12 * t))
+            if not ok:
+                self._set(x)
+                self._eval(closure)                       # the gradients of the iterate kept
+                return
+            s, y = t * d, g_new - g
+            if float(s @ y) > 1e-12 * float(s @ s) ** 0.5 * float(y @ y) ** 0.5:
+                pairs = (pairs + [(s, y, 1.0 / float(s @ y))])[-self.history:]
+            x, f, g = x + s, f_new, g_new
+        self.prox_grad = float(g.norm()) / g0 if g0 > 0 else 0.0
+        self.converged = float(self.prox_grad <= self.tol)
+
+
 class ISGD(EnergyOptimizer):
-    """Implicit SGD = proximal point step of seed 001 eq. 12, solved by an inner optimizer.
+    """Implicit SGD = the proximal point step of Li, Chen & Huang 2023, eq. (12), solved by an
+    inner solver (book chapter "Implicit SGD").
 
     Args:
         params: parameters or parameter groups.
         lr: the implicit step ``alpha`` (= dt) > 0.
-        inner: ``"adam"`` (default) or ``"lbfgs"``.
+        inner: ``"prox"`` (the default): L-BFGS to a tolerance (module docstring);
+            ``"adam"``: the paper's fixed budget of ``inner_steps`` inner Adam steps
+            (Algorithm 1); ``"lbfgs"``: L-BFGS for a fixed ``inner_steps`` iterations.
+            When ``inner`` is not given but ``inner_lr``, ``inner_state`` or Adam
+            ``inner_kwargs`` are, it is ``"adam"`` (what those arguments meant before
+            ``"prox"`` became the default).
         inner_steps: inner Adam steps ``K1`` (default 10), or the L-BFGS iteration cap
-            (default 20).
+            (default 20 for ``"lbfgs"``, 100 for ``"prox"``).
+        inner_tol: ``"prox"`` only: stop when ``|grad F| <= inner_tol |grad F(theta_n)|``
+            for ``F(theta) = 1/2 |theta - theta_n|^2 + alpha L(theta)``; default the cube
+            root of the parameter dtype's machine epsilon (6e-6 in float64, 5e-3 in float32:
+            a tighter tolerance runs into the round-off of ``grad F``).
         inner_lr: inner Adam rate ``gamma``; default ``None``: tied to the outer rate,
-            ``INNER_LR_FACTOR * alpha * rms(grad L(theta_n))`` at every outer step (see the
-            module docstring). Ignored by L-BFGS, which runs with ``lr=1`` and a
-            strong-Wolfe line search.
+            ``INNER_LR_FACTOR * alpha * rms(grad L(theta_n))`` at every outer step.
         inner_state: ``"fresh"`` (default) starts the inner Adam anew at every outer step,
-            ``"carry"`` lets its moments run on across outer steps (module docstring). When a
-            step fails (non-finite loss in the inner solve) the parameters are restored to
-            ``theta_n``; with ``"carry"`` the inner moments keep the updates made before the
-            failure.
+            ``"carry"`` lets its moments run on across outer steps (module docstring).
         inner_kwargs: extra keyword arguments for the inner Adam (``betas``, ``eps``: savlib's
-            fresh-state Adam, see ``_FreshAdam``; anything else: ``torch.optim.Adam``) /
-            ``torch.optim.LBFGS`` (L-BFGS defaults here: ``tolerance_grad=0``,
-            ``tolerance_change=0``, ``history_size=10``, strong Wolfe: it runs its
-            ``inner_steps`` iterations unless the step or gradient is exactly zero, because
-            a stop on "the loss stopped changing" fires at round-off long before the
-            iterate has converged). L-BFGS is handed
-            the proximal objective divided by ``eps^(3/4) |grad F(theta_n)|^2`` (see the
-            comment in ``step``), so its tolerances refer to that normalised problem.
-        check_finite: raise ``ValueError`` and restore ``theta_n`` when the loss or the
-            new parameters are not finite (one host sync per outer step).
-        process_group, sharded: run across processes (module docstring); the loss the
-            inner solver sees, the finite checks and the diagnostics are then global.
+            fresh-state Adam, ``_FreshAdam``; anything else: ``torch.optim.Adam``) /
+            ``torch.optim.LBFGS`` (defaults here ``tolerance_grad=0``, ``tolerance_change=0``,
+            ``history_size=10``, strong Wolfe). L-BFGS is handed the proximal objective
+            divided by ``eps^(3/4) |grad F(theta_n)|^2``, so its tolerances refer to that.
+        check_finite: raise :class:`~savlib.errors.NonFiniteError` and restore ``theta_n``
+            (and the carried inner moments) when the loss or the new parameters are not
+            finite (one host sync per outer step).
+        process_group, sharded: run across processes (module docstring).
 
-    ``step(closure)`` returns the loss ``L(theta_n)`` (the first evaluation). Diagnostics
-    (0-d float64): ``loss`` (``L(theta_n)``), ``objective`` (the last evaluated
-    ``1/2 |theta - theta_n|^2 + alpha L(theta)``), ``loss_last`` (``L`` at that point),
-    ``update_norm`` (``|theta_{n+1} - theta_n|``), ``inner_evals``, ``step``, and
-    ``inner_lr`` (the inner Adam rate used).
+    ``step(closure)`` returns ``L(theta_n)`` (the first evaluation). Diagnostics (0-d
+    float64): ``loss``, ``objective`` (the last evaluated ``1/2 |theta - theta_n|^2 + alpha
+    L``), ``loss_last``, ``update_norm`` (``|theta_{n+1} - theta_n|``), ``inner_evals``,
+    ``step``, ``inner_lr`` (the inner Adam rate; nan for L-BFGS), ``inner_converged`` (1 if
+    ``"prox"`` met its tolerance, 0 if it stopped short, nan for the fixed budgets) and
+    ``prox_grad`` (``|grad F|/|grad F(theta_n)|`` at the last evaluation; nan if not measured).
+    A param group with ``lr = 0`` is left where it is.
     """
 
-    _scheme_wide = ("inner", "inner_steps", "inner_lr", "inner_state", "check_finite")
+    _scheme_wide = ("inner", "inner_steps", "inner_lr", "inner_state", "inner_tol", "check_finite")
+    _group_checks = {"lr": check_positive}
+    _state_keys = ("step", "inner_k")
 
-    def __init__(self, params: Iterable, lr: float = 0.1, *, inner: str = "adam",
+    def __init__(self, params: Iterable, lr: float = 0.1, *, inner: str | None = None,
                  inner_steps: int | None = None, inner_lr: float | None = None,
-                 inner_kwargs: dict[str, Any] | None = None, inner_state: str = "fresh",
-                 check_finite: bool = True, foreach: bool | None = None,
-                 process_group: Any = None, sharded: bool = False):
-        lr = check_positive("lr (the implicit step alpha)", lr)
-        if inner not in _INNER:
-            raise ValueError(f"inner must be one of {_INNER}, got {inner!r}")
-        if inner_state not in ("fresh", "carry"):
-            raise ValueError(f"inner_state must be 'fresh' or 'carry', got {inner_state!r}")
-        if inner_state == "carry" and (inner != "adam" or not set(inner_kwargs or {}) <= {"betas", "eps"}):
-            raise ValueError("inner_state='carry' needs inner='adam' (savlib's inner Adam: inner_kwargs "
-                             "may only set betas and eps)")
-        if inner_steps is None:
-            inner_steps = 10 if inner == "adam" else 20
-        if isinstance(inner_steps, bool) or not isinstance(inner_steps, int) or inner_steps < 1:
-            raise ValueError(f"inner_steps must be an int >= 1, got {inner_steps!r}")
-        if inner_lr is not None:
-            inner_lr = check_positive("inner_lr", inner_lr)
+                 inner_kwargs: dict[str, Any] | None = None, inner_state: str | None = None,
+                 inner_tol: float | None = None, check_finite: bool = True,
+                 foreach: bool | None = None, process_group: Any = None, sharded: bool = False):
         if inner_kwargs is not None and not isinstance(inner_kwargs, dict):
-            raise TypeError(f"inner_kwargs must be a dict, got {type(inner_kwargs).__name__}")
-        self._inner_kwargs = dict(inner_kwargs or {})
-        for bad in ("params", "lr", "max_iter"):
-            if bad in self._inner_kwargs:
-                raise ValueError(f"inner_kwargs may not set {bad!r}: use lr, inner_lr, inner_steps")
+            raise HyperParameterError(f"inner_kwargs must be a dict, got {type(inner_kwargs).__name__}")
+        kw = dict(inner_kwargs or {})
+        if inner is None:
+            adam_args = inner_lr is not None or inner_state is not None or not set(kw) <= _LBFGS_KEYS
+            inner = "adam" if adam_args else "prox"
+        inner_state = "fresh" if inner_state is None else inner_state
+        _check_inner(inner, inner_state, kw)
+        inner_steps = {"adam": 10, "lbfgs": 20, "prox": 100}[inner] if inner_steps is None else inner_steps
+        if isinstance(inner_steps, bool) or not isinstance(inner_steps, int) or inner_steps < 1:
+            raise HyperParameterError(f"inner_steps must be an int >= 1, got {inner_steps!r}")
+        inner_lr = None if inner_lr is None else check_positive("inner_lr", inner_lr)
+        inner_tol = None if inner_tol is None else check_positive("inner_tol", inner_tol)
+        self._inner_kwargs = kw
         defaults = dict(lr=lr, inner=inner, inner_steps=inner_steps, inner_lr=inner_lr,
-                        inner_state=inner_state, check_finite=bool(check_finite))
+                        inner_state=inner_state, inner_tol=inner_tol, check_finite=bool(check_finite))
         super().__init__(params, defaults, foreach=foreach, process_group=process_group,
                          sharded=sharded)
-        if self.process_group is not None and self.sharded and inner == "lbfgs":
-            raise ValueError("ISGD(inner='lbfgs', sharded=True) is not supported: torch's L-BFGS "
-                             "takes its inner products over the local tensors only, so each rank "
-                             "would search along a different direction; use inner='adam' or "
-                             "replicated parameters (sharded=False, DDP)")
+        if self.process_group is not None and self.sharded and inner != "adam":
+            raise HyperParameterError(
+                f"ISGD(inner={inner!r}, sharded=True) is not supported: torch's L-BFGS takes its "
+                "inner products over the local tensors only, so each rank would search along a "
+                "different direction; use inner='adam' or replicated parameters (sharded=False, DDP)")
 
-    def _validate_group(self, group: dict[str, Any]) -> None:
-        group["lr"] = check_positive("lr (the implicit step alpha)", group["lr"])
-
-    def _make_inner(self, params: list[Tensor]) -> torch.optim.Optimizer:
+    def _make_inner(self, params: list[Tensor]) -> Any:
         d = self.defaults
         if d["inner"] == "adam" and set(self._inner_kwargs) <= {"betas", "eps"}:
             return _FreshAdam(self, params, d["inner_lr"] or 1e-3,
@@ -238,144 +317,196 @@ class ISGD(EnergyOptimizer):
                               float(self._inner_kwargs.get("eps", 1e-8)),
                               carry=d["inner_state"] == "carry")
         if d["inner"] == "adam":
-            kw = dict(self._inner_kwargs)
-            kw.setdefault("foreach", self.foreach)
+            kw = {"foreach": self.foreach, **self._inner_kwargs}
             # inner_lr=None: a placeholder, replaced at the first evaluation (tied rule)
             return torch.optim.Adam(params, lr=d["inner_lr"] or 1e-3, **kw)
+        if d["inner"] == "prox":
+            tol = d["inner_tol"] or torch.finfo(params[0].dtype).eps ** (1.0 / 3.0)
+            return _ProxSolver(params, d["inner_steps"], tol, self._inner_kwargs.get("history_size", 10))
         kw = {**_LBFGS_DEFAULTS, **self._inner_kwargs}
         return torch.optim.LBFGS(params, lr=1.0, max_iter=d["inner_steps"], **kw)
 
-    def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor:  # type: ignore[override]
+    def _direction(self, closure) -> Direction:
+        """Solve eq. (12) from ``theta_n`` in place; ``undo`` puts ``theta_n`` back (and the
+        carried inner moments), so a failed step leaves everything as it was."""
         who = type(self).__name__
-        if closure is None or not callable(closure):
-            evaluate_loss(closure, who)  # raises the protocol's TypeError
-        groups = []
-        for g in self.param_groups:
-            ps = [p for p in g["params"] if p.requires_grad]
-            if ps:
-                groups.append((g["lr"], ps))
-        if not groups:
-            raise ValueError(f"{who}: no parameter requires grad")
-        alpha = groups[0][0]
+        groups = [(g["lr"], [p for p in g["params"] if p.requires_grad]) for g in self.param_groups]
+        if not any(ps for _, ps in groups):
+            raise ClosureError(f"{who}: no parameter requires grad")
+        groups = [(lr, ps) for lr, ps in groups if ps and lr > 0]    # lr = 0: frozen this step
         params = [p for _, ps in groups for p in ps]
-        with torch.no_grad():
-            anchors = [p.detach().clone() for p in params]
-        coef = [alpha / lr for lr, ps in groups for _ in ps]  # (alpha / alpha_g) per tensor
-        dev = params[0].device
-        rec: dict[str, Any] = {"evals": 0, "first": None, "last": None, "obj": None, "sigma": None}
-        lbfgs = self.defaults["inner"] == "lbfgs"
-        cvec = torch.tensor(coef, dtype=F64, device=dev)
-
-        tied = not lbfgs and self.defaults["inner_lr"] is None
-        n_entries = float(sum(p.numel() for p in params))
-        holder: dict[str, Any] = {}
-
-        def prox_closure() -> Tensor:
-            # seed 001 eq. 12: value 1/2 sum_g (alpha/alpha_g) |theta_g - theta_n,g|^2 + alpha L,
-            # gradient (alpha/alpha_g)(theta_g - theta_n,g) + alpha grad L
+        if not params:                                    # every lr is 0: a step that moves nothing
             loss = evaluate_loss(closure, who)
-            rec["evals"] += 1
-            first = rec["first"] is None
-            with torch.no_grad():
-                diff = torch._foreach_sub(params, anchors)
-                sq = sq_norms(diff, dev, self.foreach)
-                for p, d, c in zip(params, diff, coef):
-                    if p.grad is None:
-                        p.grad = d.mul_(c)
-                    else:
-                        p.grad.mul_(alpha).add_(d, alpha=c)
-                prox = 0.5 * (cvec * sq).sum()
-                sums = [prox]
-                if first and tied:
-                    # at theta_n the proximal gradient is alpha grad L: its squared norm
-                    # (and the entry count) give rms(alpha grad L) for the inner rate
-                    sums += [sq_norms([p.grad for p in params], dev, self.foreach).sum(),
-                             torch.tensor(n_entries, dtype=F64, device=dev)]
-                # several processes: ONE float64 all_reduce per evaluation (mean loss; the
-                # proximal and norm parts only when the parameters are sharded)
-                (loss64,), sums = self._reduce([loss], sums)
-                if first:
-                    rec["first"] = loss64
-                    rec["dtype"] = loss.dtype
-                    # host sync: a non-finite L(theta_n) must stop the step before the inner
-                    # solver moves anything (torch's L-BFGS line search crashes on NaN)
-                    if self.defaults["check_finite"] and not bool(torch.isfinite(loss64)):
-                        raise ValueError(f"{who}: non-finite loss at theta_n (NaN or inf); "
-                                         "parameters left unchanged")
-                    if tied:
-                        # host sync: Adam takes its rate as a Python float
-                        gam = INNER_LR_FACTOR * float(torch.sqrt(sums[1] / sums[2]))
-                        gam = gam if gam == gam and gam < float("inf") else 0.0
-                        holder["inner"].param_groups[0]["lr"] = gam
-                        rec["inner_lr"] = gam
-                rec["last"] = loss64
-                obj = alpha * loss64 + sums[0]
-                rec["obj"] = obj
-                if lbfgs:
-                    # torch's L-BFGS drops curvature pairs with y's <= 1e-10 (an absolute
-                    # threshold): near theta_n the pairs of a small-gradient step fall below
-                    # it and L-BFGS degrades to steepest descent on a problem of condition
-                    # up to 1 + lr K_max. Hand it F / sigma, sigma = eps^(3/4) |grad F(theta_n)|^2
-                    # (eps of the parameter dtype: 1.8e-12 in float64, 6e-6 in float32), so
-                    # pairs are kept until the gradient has fallen well below its initial
-                    # size but not into round-off. Same minimiser; unit-length first step.
-                    # (Replicated parameters only: the gradients are the same on every rank.)
-                    if rec["sigma"] is None:
-                        g2 = sq_norms([p.grad for p in params], dev, self.foreach).sum()
-                        kappa = torch.finfo(params[0].dtype).eps ** 0.75   # 1.8e-12 in float64
-                        rec["sigma"] = kappa * torch.where(g2 > 0, g2, torch.ones_like(g2))
-                    sig = rec["sigma"]
-                    torch._foreach_div_([p.grad for p in params], sig.to(params[0].dtype))
-                    obj = obj / sig
-            return obj.to(params[0].dtype)
-
+            return Direction([], [], None, means={"first": loss}, loss=loss,
+                             extra=dict(evals=1, first=loss, last=loss, obj=0.0 * loss, u2=0.0 * loss))
+        anchors = [p.detach().clone() for p in params]
+        saved = {p: {k: t.clone() for k, t in self.state.get(p, {}).items() if k.startswith("inner_")}
+                 for p in params}                        # the carried inner moments
         inner = self._make_inner(params)
-        holder["inner"] = inner
-        rec["inner_lr"] = None if lbfgs else self.defaults["inner_lr"]
+        prox = _Prox(self, closure, groups, anchors, inner)
+
+        def undo() -> None:
+            torch._foreach_copy_(params, anchors)
+            for p in params:
+                for k in [k for k in self.state.get(p, {}) if k.startswith("inner_")]:
+                    if k in saved[p]:
+                        self.state[p][k].copy_(saved[p][k])
+                    else:
+                        del self.state[p][k]
+                if p in self.state and not self.state[p]:
+                    del self.state[p]
         try:
             if self.defaults["inner"] == "adam":
                 for _ in range(self.defaults["inner_steps"]):
-                    inner.step(prox_closure)
+                    inner.step(prox)
             else:
-                inner.step(prox_closure)
+                inner.step(prox)
         except BaseException:
-            with torch.no_grad():
-                torch._foreach_copy_(params, anchors)  # leave theta_n untouched on any error
+            undo()
             raise
-        if self.defaults["inner_state"] == "carry":
-            self.scalars["inner_k"] = inner.k
+        rec = prox.rec
+        rec["k"] = getattr(inner, "k", None)
+        if isinstance(inner, _ProxSolver):
+            rec["converged"], rec["prox_grad"] = inner.converged, inner.prox_grad
+        upd = torch._foreach_sub(params, anchors)
+        return Direction(params, upd, None, sums={"u2": sq_norms(upd, params[0].device, self.foreach).sum()},
+                         means={}, undo=undo, loss=rec["first"].to(dtype=rec["dtype"]), extra=rec)
 
+    def _validate(self, v, d) -> None:
+        u2 = v.get("u2", d.extra.get("u2"))
+        if self.defaults["check_finite"] and not (bool(torch.isfinite(d.extra["first"])) and bool(isfinite(u2))):
+            raise NonFiniteError(f"{type(self).__name__}: non-finite loss or parameters (NaN or inf) "
+                                 "in the inner solve; parameters restored to theta_n")
+
+    def _update(self, v, d):
+        """No scalar recursion: the inner solve has moved the parameters (scale 0)."""
+        rec = d.extra
+        nan = float("nan")
+        u2 = v.get("u2", rec.get("u2"))
+        state = {"inner_k": float(rec["k"])} if self.defaults["inner_state"] == "carry" and rec.get("k") else {}
+        diag = dict(step=float(self._step_number()), loss=rec["first"], loss_last=rec["last"],
+                    objective=rec["obj"], update_norm=sqrt(u2), inner_evals=float(rec["evals"]),
+                    inner_lr=nan if rec.get("inner_lr") is None else rec["inner_lr"],
+                    inner_converged=rec.get("converged", nan), prox_grad=rec.get("prox_grad", nan))
+        return 0.0, state, diag
+
+    def _apply(self, d, scale) -> None:
+        """Nothing to apply: the inner solve moved the parameters."""
+
+
+class _Prox:
+    """The proximal closure of one outer ISGD step (Li, Chen & Huang 2023, eq. (12)): value
+    ``F = 1/2 sum_g (alpha/alpha_g) |theta_g - theta_n,g|^2 + alpha L`` and its gradient
+    ``(alpha/alpha_g)(theta_g - theta_n,g) + alpha grad L``, with ``alpha`` the first
+    group's rate. Several processes: one float64 all_reduce per evaluation (mean loss; the
+    proximal and norm parts only when sharded). ``rec`` keeps what the diagnostics need."""
+
+    def __init__(self, opt: ISGD, closure, groups, anchors, inner):
+        self.opt, self.closure, self.anchors, self.inner = opt, closure, anchors, inner
+        self.params = [p for _, ps in groups for p in ps]
+        self.alpha = groups[0][0]
+        self.coef = [self.alpha / lr for lr, ps in groups for _ in ps]
+        self.dev = self.params[0].device
+        self.cvec = torch.tensor(self.coef, dtype=F64, device=self.dev)
+        d = opt.defaults
+        self.mode = d["inner"]
+        self.tied = self.mode == "adam" and d["inner_lr"] is None
+        self.rec: dict[str, Any] = {"evals": 0, "first": None, "inner_lr": d["inner_lr"] if self.mode == "adam"
+                                    else None, "sigma": None, "g0": None}
+
+    def _grads(self) -> list[Tensor]:
+        return [p.grad for p in self.params]
+
+    @torch.no_grad()
+    def _gradient(self) -> Tensor:
+        """Turn ``grad L`` into ``grad F`` in place; return ``1/2 sum c |theta - theta_n|^2``."""
+        diff = torch._foreach_sub(self.params, self.anchors)
+        sq = sq_norms(diff, self.dev, self.opt.foreach)
+        for p, dlt, c in zip(self.params, diff, self.coef):
+            if p.grad is None:
+                p.grad = dlt.mul_(c)
+            else:
+                p.grad.mul_(self.alpha).add_(dlt, alpha=c)
+        return 0.5 * (self.cvec * sq).sum()
+
+    def __call__(self) -> Tensor:
+        opt, rec = self.opt, self.rec
+        who = type(opt).__name__
+        loss = evaluate_loss(self.closure, who)
+        rec["evals"] += 1
+        first = rec["first"] is None
         with torch.no_grad():
-            upd = torch._foreach_sub(params, anchors)
-            _, (u2,) = self._reduce([], [sq_norms(upd, dev, self.foreach).sum()])  # sharded only
-            unorm = u2.sqrt()
-            if self.defaults["check_finite"]:
-                # host sync: raising and restoring theta_n is a branch on the value
-                if not bool(torch.isfinite(rec["first"]) & torch.isfinite(unorm)):
-                    torch._foreach_copy_(params, anchors)
-                    raise ValueError(f"{who}: non-finite loss or parameters (NaN or inf) in the inner "
-                                     "solve; parameters restored to theta_n")
-        sc = self.scalars
-        step = sc.get("step", torch.zeros((), dtype=F64, device=dev)) + 1
-        sc["step"] = step
-        self.diagnostics = dict(
-            step=step, loss=rec["first"].to(F64), loss_last=rec["last"].to(F64),
-            objective=rec["obj"], update_norm=unorm,
-            inner_evals=torch.tensor(float(rec["evals"]), dtype=F64, device=dev),
-            inner_lr=torch.tensor(float("nan") if rec["inner_lr"] is None else rec["inner_lr"],
-                                  dtype=F64, device=dev))
-        return rec["first"].to(dtype=rec["dtype"])
+            sums = [self._gradient()]
+            if first and self.tied:
+                # at theta_n the proximal gradient is alpha grad L: rms(alpha grad L) sets the rate
+                n = float(sum(p.numel() for p in self.params))
+                sums += [sq_norms(self._grads(), self.dev, opt.foreach).sum(),
+                         torch.tensor(n, dtype=F64, device=self.dev)]
+            red = opt._reduce_tensors([loss], sums)
+            loss64, sums = red[0], red[1:]
+            if first:
+                self._first(loss, loss64, sums)
+            rec["last"] = loss64
+            obj = self.alpha * loss64 + sums[0]
+            rec["obj"] = obj
+            if self.mode == "lbfgs":
+                obj = self._lbfgs_scaled(obj)
+        return obj.to(self.params[0].dtype)
+
+    def _first(self, loss: Tensor, loss64: Tensor, sums: list[Tensor]) -> None:
+        rec = self.rec
+        rec["first"], rec["dtype"] = loss64, loss.dtype
+        # host sync: a non-finite L(theta_n) must stop the step before the inner solver moves
+        # anything (torch's L-BFGS line search crashes on NaN)
+        if self.opt.defaults["check_finite"] and not bool(torch.isfinite(loss64)):
+            raise NonFiniteError(f"{type(self.opt).__name__}: non-finite loss at theta_n (NaN or inf); "
+                                 "parameters left unchanged")
+        if self.tied:
+            gam = INNER_LR_FACTOR * float(torch.sqrt(sums[1] / sums[2]))   # Adam takes a float
+            gam = gam if gam == gam and gam < float("inf") else 0.0
+            self.inner.param_groups[0]["lr"] = gam
+            rec["inner_lr"] = gam
+
+    def _lbfgs_scaled(self, obj: Tensor) -> Tensor:
+        """Hand L-BFGS ``F / sigma``, ``sigma = eps^(3/4) |grad F(theta_n)|^2``: torch's L-BFGS
+        drops curvature pairs with ``y's <= 1e-10`` (an absolute threshold), which near
+        ``theta_n`` would degrade it to steepest descent. Same minimiser; unit-length first
+        step (``inner="lbfgs"`` only; ``"prox"`` uses :class:`_ProxSolver`, which has no
+        absolute thresholds)."""
+        rec = self.rec
+        g2 = sq_norms(self._grads(), self.dev, self.opt.foreach).sum()
+        if rec["sigma"] is None:
+            kappa = torch.finfo(self.params[0].dtype).eps ** 0.75     # 1.8e-12 in float64
+            rec["sigma"] = kappa * torch.where(g2 > 0, g2, torch.ones_like(g2))
+            rec["g0"] = g2
+        torch._foreach_div_(self._grads(), rec["sigma"].to(self.params[0].dtype))
+        return obj / rec["sigma"]
+
+
+def _check_inner(inner: str, inner_state: str, kw: dict[str, Any]) -> None:
+    if inner not in _INNER:
+        raise HyperParameterError(f"inner must be one of {_INNER}, got {inner!r}")
+    if inner_state not in ("fresh", "carry"):
+        raise HyperParameterError(f"inner_state must be 'fresh' or 'carry', got {inner_state!r}")
+    if inner_state == "carry" and (inner != "adam" or not set(kw) <= {"betas", "eps"}):
+        raise HyperParameterError("inner_state='carry' needs inner='adam' (savlib's inner Adam: "
+                                  "inner_kwargs may only set betas and eps)")
+    if inner == "prox" and not set(kw) <= {"history_size"}:
+        raise HyperParameterError(f"inner='prox' takes only history_size in inner_kwargs, got {sorted(kw)}")
+    for bad in ("params", "lr", "max_iter"):
+        if bad in kw:
+            raise HyperParameterError(f"inner_kwargs may not set {bad!r}: use lr, inner_lr, inner_steps")
 
 
 def isgd_adam(params: Iterable, closure: Callable[[], Tensor], *, lr: float, K0: int, K1: int,
               gamma: float = 1e-3, K2: int = 0, eta: float = 1e-3, inner: str = "adam",
               progress: bool = False) -> Tensor:
-    """The "ISGD,Adam" schedule of seed 001 Algorithm 1; returns the loss history.
+    """The "ISGD,Adam" schedule of Li, Chen & Huang 2023 Algorithm 1; returns the loss history.
 
     ``K0`` implicit steps of rate ``lr`` (= alpha), each solving eq. 12 with ``K1`` inner
     Adam steps at rate ``gamma`` (``inner="lbfgs"`` gives "ISGD,L-BFGS" with ``K1`` as the
     iteration cap), then ``K2`` plain Adam steps at rate ``eta`` (Adam's other settings at
-    their defaults, as in seed 001). ``closure`` follows the torch.optim protocol (zero
+    their defaults, as in Li, Chen & Huang 2023). ``closure`` follows the torch.optim protocol (zero
     grads, loss, backward, return loss); for mini-batches let it draw the next batch.
 
     Returns a float64 tensor of length ``K0 + K2 + 1``: ``L(theta_n)`` before each step and

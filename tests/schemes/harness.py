@@ -201,4 +201,104 @@ def _equal_nested(a, b) -> bool:
         return a.keys() == b.keys() and all(_equal_nested(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(_equal_nested(x, y) for x, y in zip(a, b))
-    return a == b
+    return a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
+
+
+# --------------------------------------------------- issue 16: one table of every scheme
+def residual_mlp(dtype=F64, seed=0, width=8, batch=32) -> Problem:
+    """The MLP of :func:`mlp` as an IEQ residual problem: the closure returns
+    ``q = sqrt(2/b)(f - y)`` with its graph (``1/2|q|^2`` is the MSE loss), no backward."""
+    from savlib.schemes.ieq import mse_residual
+
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(batch, 2, generator=g, dtype=F64).to(dtype)
+    Y = torch.sin(X.sum(1))
+    W1 = (torch.randn(width, 2, generator=g, dtype=F64) / 2).to(dtype).requires_grad_()
+    b1 = torch.zeros(width, dtype=dtype, requires_grad=True)
+    W2 = (torch.randn(width, generator=g, dtype=F64) / width ** 0.5).to(dtype).requires_grad_()
+    b2 = torch.zeros((), dtype=dtype, requires_grad=True)
+
+    def closure():
+        return mse_residual(torch.tanh(X @ W1.T + b1) @ W2 + b2, Y)
+
+    def loss():
+        with torch.no_grad():
+            return 0.5 * closure().square().sum()
+    return Problem([W1, b1, W2, b2], closure, loss, None, 0.0)
+
+
+PROBLEMS.setdefault("residual_mlp", residual_mlp)
+
+
+@dataclass
+class Row:
+    """A scheme of the table: its class and kwargs, the closure it takes (``"loss"``: the
+    torch.optim protocol; ``"residual"``: IEQ's residual vector), whether it calls the
+    closure a second time (``relaxed``) and whether it keeps per-parameter moments
+    (``adaptive``)."""
+
+    cls: type
+    kwargs: dict[str, Any]
+    closure: str = "loss"
+    relaxed: bool = False
+    adaptive: bool = False
+    #: the modified energy ``diagnostics["energy"]`` never increases from step to step
+    energy_law: bool = False
+
+    @property
+    def id(self) -> str:
+        return Case(self.cls, self.kwargs).id.rsplit("-", 1)[0]
+
+    def make(self, dtype=F64, **kw):
+        prob = PROBLEMS["mlp" if self.closure == "loss" else "residual_mlp"](dtype=dtype, seed=0)
+        return prob, self.cls(prob.params, **{**self.kwargs, **kw})
+
+    def bad_closure(self, prob, value=float("nan")):
+        """A closure of this row's kind whose loss (residual) is ``value``."""
+        def closure():
+            out = prob.closure()
+            return out * value if self.closure == "residual" else out + value
+        return closure
+
+
+def _schemes():
+    from savlib.schemes import IEQ, ISGD, IEQAdaptive
+    return [
+        Row(SAV, dict(lr=0.5, C=1.0, lam=0.5), energy_law=True),
+        Row(ResSAV, dict(lr=0.5, C=1.0)),
+        Row(RelSAV, dict(lr=0.5, C=1.0, lam=0.5), relaxed=True, energy_law=True),
+        Row(SAV, dict(lr=0.05, C=1.0, adaptive=True), adaptive=True, energy_law=True),
+        Row(ResSAV, dict(lr=0.05, C=1.0, adaptive=True), adaptive=True),
+        Row(RelSAV, dict(lr=0.05, C=1.0, lam=1.0, adaptive=True), relaxed=True, adaptive=True,
+            energy_law=True),
+        Row(ExpSAV, dict(lr=0.5, C=1.0, lam=0.5), energy_law=True),
+        Row(ExpSAV, dict(lr=0.5, C=1.0, update="thm2.3"), energy_law=True),
+        Row(RelExpSAV, dict(lr=0.5, C=1.0, lam=0.5), relaxed=True, energy_law=True),
+        Row(IEQ, dict(lr=0.5), closure="residual"),
+        Row(IEQ, dict(lr=0.5, evolve_q=True), closure="residual", energy_law=True),
+        Row(IEQAdaptive, dict(lr=0.5), closure="residual"),
+        Row(ISGD, dict(lr=0.5)),
+        Row(ISGD, dict(lr=0.5, inner="adam", inner_steps=3, inner_lr=1e-2, inner_state="carry"),
+            adaptive=True),
+        Row(ISGD, dict(lr=0.5, inner="lbfgs", inner_steps=5)),
+    ]
+
+
+#: every scheme of savlib, for the contract tests of issue 16 (test_contract.py)
+SCHEMES: list[Row] = _schemes()
+
+
+def snapshot(prob: Problem, opt) -> tuple:
+    """Parameters, state_dict and diagnostics, deep-copied, to compare bitwise."""
+    return ([p.detach().clone() for p in prob.params], copy.deepcopy(opt.state_dict()),
+            {k: v.clone() for k, v in opt.diagnostics.items()})
+
+
+def assert_unchanged(prob: Problem, opt, snap: tuple) -> None:
+    params, sd, diag = snap
+    for p, b in zip(prob.params, params):
+        assert torch.equal(p.detach(), b), "parameters changed"
+    assert _equal_nested(opt.state_dict(), sd), "optimizer state changed"
+    now = opt.diagnostics
+    same = lambda a, b: bool((a == b) | (torch.isnan(a) & torch.isnan(b)))  # noqa: E731
+    assert now.keys() == diag.keys() and all(same(now[k], diag[k]) for k in diag), "diagnostics changed"

@@ -329,3 +329,79 @@ def test_inner_state_carry_continues_the_inner_adam():
         ISGD(pc.params, inner_state="carry", inner_kwargs={"amsgrad": True})
     with pytest.raises(ValueError, match="inner_state"):
         ISGD(pc.params, inner_state="warm")
+
+
+# ------------------------------------------------ issue 16: implicit by default
+def _quad_closure(x, K):
+    def closure():
+        x.grad = None
+        loss = 0.5 * x @ K @ x
+        if torch.is_grad_enabled():
+            loss.backward()
+        return loss
+    return closure
+
+
+def test_default_inner_solve_is_implicit_on_a_stiff_quadratic():
+    """I = 500 x^2 at lr 0.1: the fixed 3-step inner Adam blew up (500 -> 1.6e20 in 10
+    steps); the default inner="prox" reaches the proximal point, x -> x / (1 + 100)."""
+    x = torch.ones(1, dtype=torch.float64, requires_grad=True)
+    opt = ISGD([x], lr=0.1)
+    assert opt.defaults["inner"] == "prox"
+    losses = []
+    for _ in range(10):
+        x0 = float(x.detach())
+        losses.append(float(opt.step(_quad_closure(x, torch.tensor([[1000.0]], dtype=torch.float64)))))
+        assert float(x.detach()) == pytest.approx(x0 / 101.0, rel=1e-7)
+        assert float(opt.diagnostics["inner_converged"]) == 1.0
+    assert all(b < a for a, b in zip(losses, losses[1:]))
+
+
+@pytest.mark.parametrize("lr", [1e-3, 0.1, 10.0, 1e4])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_default_contracts_on_convex_quadratics_at_every_step_size(lr, seed):
+    g = torch.Generator().manual_seed(seed)
+    Q, _ = torch.linalg.qr(torch.randn(8, 8, generator=g, dtype=torch.float64))
+    K = (Q * torch.logspace(-2, 3, 8, dtype=torch.float64)) @ Q.T
+    x = torch.randn(8, generator=g, dtype=torch.float64).requires_grad_()
+    opt = ISGD([x], lr=lr)
+    closure = _quad_closure(x, K)
+    prev = float(closure())
+    for _ in range(5):
+        x0 = x.detach().clone()
+        exact = torch.linalg.solve(torch.eye(8, dtype=torch.float64) + lr * K, x0)
+        opt.step(closure)
+        new = float(closure())
+        assert new <= prev * (1 + 1e-12)                   # the loss contracts ...
+        # ... and the step is the proximal one up to a small part of its length
+        assert float((x.detach() - exact).norm()) <= 1e-2 * float((x0 - exact).norm())
+        prev = new
+
+
+def test_inner_solve_that_stops_short_says_so():
+    x = torch.ones(6, dtype=torch.float64, requires_grad=True)
+    K = torch.diag(torch.logspace(0, 4, 6, dtype=torch.float64))
+    opt = ISGD([x], lr=10.0, inner_steps=1, inner_tol=1e-14)
+    opt.step(_quad_closure(x, K))
+    assert float(opt.diagnostics["inner_converged"]) == 0.0
+    assert float(opt.diagnostics["prox_grad"]) > 1e-14
+
+
+def test_old_arguments_select_the_old_inner_adam():
+    """Book chapters pass inner_lr / inner_state without inner=: that still means the paper's
+    fixed-budget inner Adam, with the same iterates as inner="adam" given explicitly."""
+    def run(**kw):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 1)).double()
+        x, y = torch.randn(16, 3, dtype=torch.float64), torch.randn(16, 1, dtype=torch.float64)
+        opt = ISGD(net.parameters(), lr=0.5, **kw)
+        for _ in range(3):
+            opt.step(make_closure(net, torch.nn.functional.mse_loss, x, y))
+        return opt, [p.detach().clone() for p in net.parameters()]
+    for kw in (dict(inner_steps=3, inner_lr=1e-3), dict(inner_steps=3, inner_lr=1e-3, inner_state="carry"),
+               dict(inner_steps=4, inner_kwargs={"betas": (0.9, 0.99)})):
+        o1, p1 = run(**kw)
+        o2, p2 = run(inner="adam", **kw)
+        assert o1.defaults["inner"] == "adam"
+        assert all(torch.equal(a, b) for a, b in zip(p1, p2))
+    assert run(inner_steps=3)[0].defaults["inner"] == "prox"

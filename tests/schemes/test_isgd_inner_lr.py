@@ -33,7 +33,7 @@ def _one_step(alpha, inner_lr, s=1.0):
             loss.backward()
         return loss
     exact = -alpha * s * torch.linalg.solve(torch.eye(N, dtype=F64) + alpha * s * K, K @ (-xs))
-    opt = ISGD([x], lr=alpha, inner_steps=10, inner_lr=inner_lr)
+    opt = ISGD([x], lr=alpha, inner="adam", inner_steps=10, inner_lr=inner_lr)
     opt.step(closure)
     err = float((x.detach() - exact).norm() / exact.norm())
     return x.detach().clone(), err, float(opt.diagnostics["inner_lr"]), float((K @ xs).norm())

@@ -78,14 +78,14 @@ def test_a_broken_identity_is_caught(monkeypatch):
     """The SAV identity check fails when the scheme's r update is wrong."""
     from savlib.schemes import sav
 
-    orig = sav.SAV._step_floats
+    orig = sav.SAV._update
 
-    def wrong(self, *a, **k):
-        out = orig(self, *a, **k)
-        self.scalars["r"] = self.scalars["r"] * 1.01        # r drifts: eq. 18 no longer holds
-        return out
+    def wrong(self, v, d):
+        scale, state, diag = orig(self, v, d)
+        state["r"] = state["r"] * 1.01                       # r drifts: eq. 18 no longer holds
+        return scale, state, diag
 
-    monkeypatch.setattr(sav.SAV, "_step_floats", wrong)
+    monkeypatch.setattr(sav.SAV, "_update", wrong)
     res = sc.check_sav_identity("SAV", dts=(0.5,), steps=4)
     assert sc.identity_verdict(res["used"]) == "not reproduced"
 
