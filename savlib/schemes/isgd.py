@@ -83,6 +83,7 @@ number of evaluations never depends on rank-local data.
 """
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any, Callable, Iterable
 
@@ -432,9 +433,15 @@ class _Prox:
     def __call__(self) -> Tensor:
         opt, rec = self.opt, self.rec
         who = type(opt).__name__
-        loss = evaluate_loss(self.closure, who)
-        rec["evals"] += 1
         first = rec["first"] is None
+        if first:                        # stale gradients must not pass for the closure's own
+            for p in self.params:
+                p.grad = None
+        loss = evaluate_loss(self.closure, who)
+        if first and all(p.grad is None for p in self.params):
+            raise ClosureError(f"{who}: the closure returned a loss but no parameter received a "
+                               "gradient; call loss.backward() in the closure (torch.optim protocol)")
+        rec["evals"] += 1
         with torch.no_grad():
             sums = [self._gradient()]
             if first and self.tied:
@@ -496,6 +503,13 @@ def _check_inner(inner: str, inner_state: str, kw: dict[str, Any]) -> None:
     for bad in ("params", "lr", "max_iter"):
         if bad in kw:
             raise HyperParameterError(f"inner_kwargs may not set {bad!r}: use lr, inner_lr, inner_steps")
+    if inner in ("adam", "lbfgs"):
+        cls = torch.optim.Adam if inner == "adam" else torch.optim.LBFGS
+        allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "params", "lr", "max_iter"}
+        unknown = set(kw) - allowed
+        if unknown:
+            raise HyperParameterError(f"inner_kwargs for inner={inner!r}: unknown {sorted(unknown)}; "
+                                      f"{cls.__name__} takes {sorted(allowed)}")
 
 
 def isgd_adam(params: Iterable, closure: Callable[[], Tensor], *, lr: float, K0: int, K1: int,

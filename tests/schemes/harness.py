@@ -205,11 +205,9 @@ def _equal_nested(a, b) -> bool:
 
 
 # --------------------------------------------------- issue 16: one table of every scheme
-def residual_mlp(dtype=F64, seed=0, width=8, batch=32) -> Problem:
-    """The MLP of :func:`mlp` as an IEQ residual problem: the closure returns
-    ``q = sqrt(2/b)(f - y)`` with its graph (``1/2|q|^2`` is the MSE loss), no backward."""
-    from savlib.schemes.ieq import mse_residual
-
+def residual_mlp_data(dtype=F64, seed=0, width=8, batch=32):
+    """Inputs ``X``, targets ``Y = sin(x1 + x2)`` and the parameters ``[W1, b1, W2, b2]`` of
+    the one-hidden-layer tanh MLP the residual problems share (float64 draws, cast)."""
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(batch, 2, generator=g, dtype=F64).to(dtype)
     Y = torch.sin(X.sum(1))
@@ -217,6 +215,15 @@ def residual_mlp(dtype=F64, seed=0, width=8, batch=32) -> Problem:
     b1 = torch.zeros(width, dtype=dtype, requires_grad=True)
     W2 = (torch.randn(width, generator=g, dtype=F64) / width ** 0.5).to(dtype).requires_grad_()
     b2 = torch.zeros((), dtype=dtype, requires_grad=True)
+    return X, Y, [W1, b1, W2, b2]
+
+
+def residual_mlp(dtype=F64, seed=0, width=8, batch=32) -> Problem:
+    """The MLP of :func:`mlp` as an IEQ residual problem: the closure returns
+    ``q = sqrt(2/b)(f - y)`` with its graph (``1/2|q|^2`` is the MSE loss), no backward."""
+    from savlib.schemes.ieq import mse_residual
+
+    X, Y, (W1, b1, W2, b2) = residual_mlp_data(dtype, seed, width, batch)
 
     def closure():
         return mse_residual(torch.tanh(X @ W1.T + b1) @ W2 + b2, Y)

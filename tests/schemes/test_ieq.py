@@ -11,33 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn.utils import parameters_to_vector as p2v
 
-from harness import PROBLEMS, Case, Problem, check_state_dict_continuation, check_untouched_on_error, ids
+from harness import (PROBLEMS, Case, Problem, check_state_dict_continuation, check_untouched_on_error, ids,
+                     residual_mlp)
 from savlib.schemes.ieq import IEQ, IEQAdaptive, mse_residual, sqrt_residual
 
 F64 = torch.float64
 
 
 # ------------------------------------------------------------ rows for the shared harness
-def residual_mlp(dtype=F64, seed=0, width=8, batch=32) -> Problem:
-    """The harness's tanh MLP regressing sin(x1 + x2), as an IEQ residual problem: the
-    closure returns q = sqrt(2/b)(f - y) with its graph (1/2|q|^2 is the MSE loss)."""
-    g = torch.Generator().manual_seed(seed)
-    X = torch.randn(batch, 2, generator=g, dtype=F64).to(dtype)
-    Y = torch.sin(X.sum(1))
-    W1 = (torch.randn(width, 2, generator=g, dtype=F64) / 2).to(dtype).requires_grad_()
-    b1 = torch.zeros(width, dtype=dtype, requires_grad=True)
-    W2 = (torch.randn(width, generator=g, dtype=F64) / width ** 0.5).to(dtype).requires_grad_()
-    b2 = torch.zeros((), dtype=dtype, requires_grad=True)
-
-    def closure():
-        return mse_residual(torch.tanh(X @ W1.T + b1) @ W2 + b2, Y)
-
-    def loss():
-        with torch.no_grad():
-            return 0.5 * closure().square().sum()
-    return Problem([W1, b1, W2, b2], closure, loss, None, 0.0)
-
-
 def residual_quadratic(dtype=F64, seed=0, n=6, cond=1e3) -> Problem:
     """Linear least squares q = diag(s) Q (x - x*) (condition number cond^2 of J^T J)."""
     g = torch.Generator().manual_seed(seed)
@@ -55,7 +36,6 @@ def residual_quadratic(dtype=F64, seed=0, n=6, cond=1e3) -> Problem:
     return Problem([x], closure, loss, [xs], 0.0)
 
 
-PROBLEMS.setdefault("residual_mlp", residual_mlp)
 PROBLEMS.setdefault("residual_quadratic", residual_quadratic)
 
 IEQ_CASES = [

@@ -405,3 +405,27 @@ def test_old_arguments_select_the_old_inner_adam():
         assert o1.defaults["inner"] == "adam"
         assert all(torch.equal(a, b) for a, b in zip(p1, p2))
     assert run(inner_steps=3)[0].defaults["inner"] == "prox"
+
+
+@pytest.mark.parametrize("inner", [None, "adam", "lbfgs"])
+def test_a_closure_without_backward_is_refused_and_changes_nothing(inner):
+    """A closure that returns the loss but never calls backward would make every inner solve
+    stop at theta_n: a silent no-op step. It raises ClosureError instead, parameters as before."""
+    from savlib.errors import ClosureError
+
+    x = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    opt = ISGD([x], lr=0.1, **({} if inner is None else {"inner": inner}))
+    with pytest.raises(ClosureError, match="backward"):
+        opt.step(lambda: (x ** 2).sum())
+    assert x.tolist() == [1.0, 2.0] and not opt.state
+
+
+@pytest.mark.parametrize("kw", [dict(inner="adam", inner_kwargs={"betaz": (0.9, 0.99)}),
+                                dict(inner_kwargs={"lrr": 1}),
+                                dict(inner="lbfgs", inner_kwargs={"histroy_size": 3}),
+                                dict(inner_kwargs={"histroy_size": 3})])
+def test_a_misspelt_inner_keyword_fails_at_construction(kw):
+    from savlib.errors import HyperParameterError
+
+    with pytest.raises(HyperParameterError):
+        ISGD([torch.zeros(2, requires_grad=True)], lr=0.1, **kw)

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import PROBLEMS  # noqa: E402
+from harness import PROBLEMS, residual_mlp_data  # noqa: E402
 from savlib.schemes import IEQ, ISGD, SAV, ExpSAV, IEQAdaptive, RelExpSAV, RelSAV, ResSAV  # noqa: E402
 from savlib.schemes.ieq import mse_residual  # noqa: E402
 
@@ -27,13 +27,7 @@ F64 = torch.float64
 
 
 def residual_problem(dtype=F64, seed=0, width=8, batch=32):
-    g = torch.Generator().manual_seed(seed)
-    X = torch.randn(batch, 2, generator=g, dtype=F64).to(dtype)
-    Y = torch.sin(X.sum(1))
-    W1 = (torch.randn(width, 2, generator=g, dtype=F64) / 2).to(dtype).requires_grad_()
-    b1 = torch.zeros(width, dtype=dtype, requires_grad=True)
-    W2 = (torch.randn(width, generator=g, dtype=F64) / width ** 0.5).to(dtype).requires_grad_()
-    b2 = torch.zeros((), dtype=dtype, requires_grad=True)
+    X, Y, (W1, b1, W2, b2) = residual_mlp_data(dtype, seed, width, batch)
     model = torch.nn.Sequential(torch.nn.Linear(2, width), torch.nn.Tanh(), torch.nn.Linear(width, 1))
     model = model.to(dtype)
     with torch.no_grad():
