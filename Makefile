@@ -36,7 +36,7 @@ EXECUTE ?= cache
 book: $(STAMP)
 	@mkdir -p _build
 	@sed 's/^  execute_notebooks: .*/  execute_notebooks: "$(EXECUTE)"/' _config.yml > .book-config.yml
-	$(VENV)/bin/jupyter-book build . -W -n --keep-going --config .book-config.yml
+	SAVLIB_NO_WIDGETS=1 $(VENV)/bin/jupyter-book build . -W -n --keep-going --config .book-config.yml
 	@$(PY) tools/book_index.py
 
 # Unit tests and notebooks in one pytest run, always in quick mode. The
@@ -46,7 +46,7 @@ book: $(STAMP)
 # two-core machine with two workers oversubscribe the cores, and OpenMP's spinning then
 # makes the notebooks 3-4x slower.
 test: $(STAMP)
-	SAVLIB_QUICK=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(JOBS) --dist loadfile \
+	SAVLIB_QUICK=1 SAVLIB_NO_WIDGETS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(JOBS) --dist loadfile \
 	  --nbval-lax --nbval-kernel-name python3 --nbval-cell-timeout 600 \
 	  tests $$($(PY) tools/toc_notebooks.py)
 

@@ -8,6 +8,7 @@ on the static page, without a kernel.
 """
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
 from html import escape
@@ -15,7 +16,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["VERDICTS", "claims_table", "sweep"]
+__all__ = ["VERDICTS", "claims_table", "live", "sweep"]
 
 #: The verdicts a claims table may give (the reproduction scorecard's).
 VERDICTS = ("reproduced", "partly", "not reproduced", "not attempted")
@@ -76,6 +77,14 @@ def claims_table(rows: Sequence[Any], header: Sequence[str] | None = None):
     body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in cells)
     return HTML(f'<table class="savlib-claims"><thead><tr>{head}</tr></thead>'
                 f"<tbody>{body}</tbody></table>")
+
+
+def live() -> bool:
+    """Whether a chapter builds its live widget explorer: ``False`` when the book is executed
+    without a frontend (``make book`` and ``make test`` set ``SAVLIB_NO_WIDGETS=1``), where
+    nobody can move a slider and executing widgets can stall the notebook client
+    (jupyter/nbclient#312); the page shows the static figure and :func:`sweep` instead."""
+    return os.environ.get("SAVLIB_NO_WIDGETS", "") != "1"
 
 
 def sweep(draw: Callable[[Any, Any], None], values: Sequence[Any], *, label: str,

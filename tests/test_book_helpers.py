@@ -53,3 +53,12 @@ def test_sweep_embeds_one_frame_per_value_and_a_slider():
     assert "https://" not in html and 'class="fa' not in html      # nothing loaded from a CDN
     with pytest.raises(ConfigError):
         sweep(draw, [], label="p")
+
+
+def test_live_explorers_only_with_a_frontend(monkeypatch):
+    from savlib.book import live
+
+    monkeypatch.delenv("SAVLIB_NO_WIDGETS", raising=False)
+    assert live()
+    monkeypatch.setenv("SAVLIB_NO_WIDGETS", "1")
+    assert not live()
