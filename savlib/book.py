@@ -8,7 +8,6 @@ on the static page, without a kernel.
 """
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Sequence
 from html import escape
@@ -84,7 +83,9 @@ def live() -> bool:
     without a frontend (``make book`` and ``make test`` set ``SAVLIB_NO_WIDGETS=1``), where
     nobody can move a slider and executing widgets can stall the notebook client
     (jupyter/nbclient#312); the page shows the static figure and :func:`sweep` instead."""
-    return os.environ.get("SAVLIB_NO_WIDGETS", "") != "1"
+    from .config import widgets_enabled
+
+    return widgets_enabled()
 
 
 def sweep(draw: Callable[[Any, Any], None], values: Sequence[Any], *, label: str,

@@ -37,6 +37,12 @@ _FALSE = {"", "0", "false", "no", "off"}
 T = TypeVar("T")
 
 
+def widgets_enabled() -> bool:
+    """``False`` when ``SAVLIB_NO_WIDGETS=1`` (set by ``make book`` and ``make test``): the
+    chapters then skip their live ipywidgets explorers (see :func:`savlib.book.live`)."""
+    return os.environ.get("SAVLIB_NO_WIDGETS", "") != "1"
+
+
 def quick() -> bool:
     """Return True when ``SAVLIB_QUICK`` asks for quick (CI-sized) runs.
 
