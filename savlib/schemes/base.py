@@ -23,8 +23,10 @@ Contract: a step completes or raises with parameters, optimizer state and diagno
 bitwise unchanged -- anything that fails after step 6 undoes the update (the relaxed
 schemes keep a copy of the parameters for that). The closure protocol is
 ``torch.optim.LBFGS``'s (:func:`make_closure`). Scalar state is float64 whatever the
-parameter dtype, kept in ``self.state["scheme"]`` (a string key: ``state_dict`` round-trips
-it without casting it to the parameter dtype). ``state_dict()`` also records the scheme's
+parameter dtype -- Python floats when the parameters are on the CPU, 0-d float64 tensors on
+their device otherwise, the step count an int (as torch's LBFGS counts) -- kept in
+``self.state["scheme"]`` (a string key: ``state_dict`` round-trips it without casting it to
+the parameter dtype). ``state_dict()`` also records the scheme's
 name and its scheme-wide hyper-parameters (``C``, ``eta`` ...); ``load_state_dict``
 restores them and refuses another scheme's state (:class:`~savlib.errors.StateDictError`).
 
@@ -40,7 +42,6 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -210,41 +211,61 @@ def add_scaled_(params: Sequence[Tensor], updates: Sequence[Tensor], coefs: Tens
 
 
 # ------------------------------------------------- scalar arithmetic on floats and tensors
-# A scheme's scalar update is written once. On CPU its inputs are numpy float64 scalars (a
-# subclass of float with IEEE semantics: x / 0 is inf, not an exception) read from the one
-# reduction; on an accelerator they are 0-d float64 tensors that never leave the device.
-# +, -, *, / work on both; these few functions dispatch the rest.
-def _np_or_torch(*xs: Any) -> Any:
-    return torch if any(isinstance(x, Tensor) for x in xs) else np
+# A scheme's scalar update is written once. On the CPU its inputs are Python floats read
+# from the one reduction; on an accelerator they are 0-d float64 tensors that never leave
+# the device. +, -, * and comparisons work on both (Python floats follow IEEE there: inf * 0
+# is nan, overflow gives inf); these few functions dispatch the rest, and give the float
+# versions the tensors' IEEE results (sqrt(-1) is nan, exp(1000) is inf) instead of
+# Python's exceptions. Scalar code avoids ``x ** 2`` (it raises OverflowError on floats)
+# and divides only by quantities its checks keep away from zero.
+_INF, _NAN = math.inf, math.nan
 
 
 def sqrt(x):
-    return _np_or_torch(x).sqrt(x)
+    if isinstance(x, Tensor):
+        return x.sqrt()
+    return math.sqrt(x) if x >= 0.0 else _NAN
 
 
 def exp(x):
-    return _np_or_torch(x).exp(x)
+    if isinstance(x, Tensor):
+        return x.exp()
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return _INF
 
 
 def log(x):
-    return _np_or_torch(x).log(x)
+    if isinstance(x, Tensor):
+        return x.log()
+    return math.log(x) if x > 0.0 else (-_INF if x == 0.0 else _NAN)
 
 
 def log1p(x):
-    return _np_or_torch(x).log1p(x)
+    if isinstance(x, Tensor):
+        return x.log1p()
+    return math.log1p(x) if x > -1.0 else (-_INF if x == -1.0 else _NAN)
 
 
 def expm1(x):
-    return _np_or_torch(x).expm1(x)
+    if isinstance(x, Tensor):
+        return x.expm1()
+    try:
+        return math.expm1(x)
+    except OverflowError:
+        return _INF
 
 
 def isfinite(x):
-    return _np_or_torch(x).isfinite(x)
+    return x.isfinite() if isinstance(x, Tensor) else math.isfinite(x)
 
 
 def minimum(a, b):
     """nan-propagating minimum of two scalars (both tensors, or both host floats)."""
-    return _np_or_torch(a, b).minimum(a, b)
+    if isinstance(a, Tensor):
+        return torch.minimum(a, b)
+    return a if (a <= b or a != a) else b
 
 
 def where(cond, a, b):
@@ -254,7 +275,9 @@ def where(cond, a, b):
 
 def clamp01(x):
     """``x`` clamped to ``[0, 1]`` (nan stays nan)."""
-    return x.clamp(0.0, 1.0) if isinstance(x, Tensor) else np.clip(x, 0.0, 1.0)
+    if isinstance(x, Tensor):
+        return x.clamp(0.0, 1.0)
+    return 0.0 if x < 0.0 else (1.0 if x > 1.0 else x)
 
 
 # ------------------------------------------------------------------------- template
@@ -341,13 +364,12 @@ class EnergyOptimizer(torch.optim.Optimizer):
             self._check_group(group, f"param group {i}: ", at_step=True)
         d = self._direction(closure)
         try:
-            with np.errstate(all="ignore"):     # host scalars: x / 0 is inf, as on tensors
-                v = self._reduce(d.means, d.sums, d.norms, d.dots, d.forms)
-                self._validate(v, d)
-                scale, state, diag = self._update(v, d)
-                self._apply(d, scale)
-                if self._relaxed:
-                    self._relax_or_undo(closure, d, v, state, diag)
+            v = self._reduce(d.means, d.sums, d.norms, d.dots, d.forms)
+            self._validate(v, d)
+            scale, state, diag = self._update(v, d)
+            self._apply(d, scale)
+            if self._relaxed:
+                self._relax_or_undo(closure, d, v, state, diag)
         except BaseException:
             if d.undo is not None:
                 d.undo()
@@ -396,21 +418,20 @@ class EnergyOptimizer(torch.optim.Optimizer):
             add_scaled_(d.params, d.updates, coefs * scale, self.foreach)
 
     def _commit(self, state: dict[str, Any], diag: dict[str, Any]) -> None:
-        """Scalar state as 0-d float64 tensors on the parameter device, the step count, and
-        the diagnostics (kept raw: floats, 0-d tensors or zero-argument callables)."""
+        """The scalar state (Python floats on the CPU, 0-d float64 tensors on the parameter
+        device elsewhere: the arithmetic the scalar update ran in), the step count (an int,
+        as torch's LBFGS counts) and the diagnostics (kept raw: floats, 0-d tensors or
+        zero-argument callables)."""
         sc = self.scalars
-        step = float(self._step_number())
+        host = self._on_host
         for k, x in state.items():
-            if isinstance(x, Tensor):
+            if isinstance(x, Tensor) and (x.dim() > 0 or not host):
                 sc[k] = x
-            elif k in sc and sc[k].dim() == 0:
-                sc[k].fill_(float(x))           # in place, as torch's optimizers update state
+            elif host:
+                sc[k] = float(x)
             else:
-                sc[k] = torch.tensor(float(x), dtype=F64, device=self._device)
-        if "step" in sc:
-            sc["step"].fill_(step)
-        else:
-            sc["step"] = torch.tensor(step, dtype=F64)    # on the CPU, as torch's Adam keeps it
+                sc[k] = torch.tensor(x, dtype=F64, device=self._device)
+        sc["step"] = self._step_number()
         self._set_diag(diag)
 
     def _set_diag(self, diag: dict[str, Any]) -> None:
@@ -445,7 +466,7 @@ class EnergyOptimizer(torch.optim.Optimizer):
         ``forms`` (weighted sums over ``[*norms**2, *dots]``, see :class:`Direction`) summed
         when ``sharded`` (partial sums over each rank's slice), else left alone (replicated).
         The scalars are stacked and read once: on CPU (``_host_scalars``) to the host, the
-        values coming back as numpy float64 scalars; elsewhere as 0-d tensors (no sync)."""
+        values coming back as Python floats; elsewhere as 0-d tensors (no sync)."""
         forms = forms or {}
         k = len(means) + len(sums)
         scal = [*means.values(), *sums.values(), *norms, *dots]
@@ -453,12 +474,18 @@ class EnergyOptimizer(torch.optim.Optimizer):
             return {}
         x = self._stack(scal)
         host = self._host_scalars and x.device.type == "cpu"
-        x = np.array(x.tolist(), dtype=np.float64) if host else x.to(dtype=F64)
-        head, tail = x[:k], x[k:]
-        if forms:
-            tail[:len(norms)] **= 2
-            tail = self._form_matrix(forms, host) @ tail
-        vals = [*head, *tail]
+        if host:        # Python floats: + and * follow IEEE (inf * 0 is nan), no exception
+            x = x.tolist()
+            head, tail = x[:k], x[k:]
+            tail[:len(norms)] = [t * t for t in tail[:len(norms)]]
+            vals = head + [sum(w * t for w, t in zip(ws, tail)) for ws in forms.values()]
+        else:
+            x = x.to(dtype=F64)
+            head, tail = x[:k], x[k:]
+            if forms:
+                tail = torch.cat([tail[:len(norms)] ** 2, tail[len(norms):]])
+                tail = self._form_matrix(forms) @ tail
+            vals = [*head, *tail]
         if self.process_group is not None:
             vals = self._all_reduce(vals, len(means), host)
         return dict(zip([*means, *sums, *forms], vals))
@@ -471,14 +498,13 @@ class EnergyOptimizer(torch.optim.Optimizer):
             dev = self._device
             return torch.stack([t.reshape(()).to(device=dev, dtype=F64) for t in scalars])
 
-    def _form_matrix(self, forms: dict[str, Sequence[float]], host: bool):
-        """The weights of the ``forms`` as one float64 matrix (numpy on the host, else a
-        tensor on the parameter device), cached while they do not change."""
-        key = (tuple(map(tuple, forms.values())), host)
+    def _form_matrix(self, forms: dict[str, Sequence[float]]) -> Tensor:
+        """The weights of the ``forms`` as one float64 matrix on the parameter device,
+        cached while they do not change."""
+        key = tuple(map(tuple, forms.values()))
         hit = self.__dict__.get("_forms_cache")
         if hit is None or hit[0] != key:
-            w = np.array(key[0], dtype=np.float64)
-            hit = self._forms_cache = (key, w if host else torch.tensor(w, device=self._device))
+            hit = self._forms_cache = (key, torch.tensor(key, dtype=F64, device=self._device))
         return hit[1]
 
     def _all_reduce(self, vals: list, k: int, host: bool) -> list:
@@ -489,7 +515,7 @@ class EnergyOptimizer(torch.optim.Optimizer):
         if part.numel():
             part = all_reduce_f64(part.clone(), self.process_group)
             vec = torch.cat([part[:k] / self._world, part[k:] if self.sharded else vec[k:]])
-        return list(vec.cpu().numpy()) if host else list(vec.unbind())
+        return vec.tolist() if host else list(vec.unbind())
 
     def _reduce_tensors(self, means: list[Tensor], sums: list[Tensor]) -> list[Tensor]:
         """:meth:`_reduce` kept as 0-d float64 tensors (for ISGD's inner solver, which needs them)."""
@@ -582,12 +608,18 @@ class EnergyOptimizer(torch.optim.Optimizer):
         self.defaults.update(hyper)
         for g in self.param_groups:
             g.update(hyper)
-        dev = self._device
-        scal = {k: (x.detach().clone().to(device=dev, dtype=F64) if isinstance(x, Tensor) else x)
-                for k, x in self.state.get("scheme", {}).items()}
-        if "step" in scal:
-            scal["step"] = torch.tensor(float(scal["step"]), dtype=F64)
-        self.state["scheme"] = scal
+        self.state["scheme"] = {k: self._as_scalar_state(k, x)
+                                for k, x in self.state.get("scheme", {}).items()}
+
+    def _as_scalar_state(self, key: str, x: Any) -> Any:
+        """A loaded scalar state value in the kind :meth:`_commit` writes (copied)."""
+        if key == "step":
+            return int(x)
+        if isinstance(x, Tensor) and x.dim() > 0:
+            return x.detach().clone().to(device=self._device, dtype=F64)
+        if self._on_host:
+            return float(x)
+        return torch.tensor(float(x), dtype=F64, device=self._device)
 
     # diagnostics -------------------------------------------------------------------
     @property
@@ -623,10 +655,13 @@ class EnergyOptimizer(torch.optim.Optimizer):
         return out
 
     def _step_number(self) -> int:
-        """The number of the step being taken (1 for the first). The count is a float64
-        tensor kept on the CPU, as torch's Adam keeps ``step``: reading it never syncs a device."""
-        step = self.state.get("scheme", {}).get("step")
-        return 1 if step is None else int(step.item()) + 1
+        """The number of the step being taken (1 for the first)."""
+        return self.state.get("scheme", {}).get("step", 0) + 1
+
+    @property
+    def _on_host(self) -> bool:
+        """Whether the scalar update runs on Python floats (parameters on the CPU)."""
+        return self._host_scalars and self._device.type == "cpu"
 
     def _stored(self, key: str, default):
         """Scalar state ``key`` in the arithmetic of ``default`` (a host float or a 0-d
@@ -634,7 +669,9 @@ class EnergyOptimizer(torch.optim.Optimizer):
         x = self.state.get("scheme", {}).get(key)
         if x is None:
             return default
-        return x if isinstance(default, Tensor) else np.float64(x.item())
+        if isinstance(default, Tensor):
+            return x if isinstance(x, Tensor) else torch.tensor(x, dtype=F64, device=default.device)
+        return float(x)
 
     def _resolvent_direction(self, groups) -> Direction:
         """The direction ``-(I + dt L)^{-1} N`` of the non-adaptive SAV-type schemes with

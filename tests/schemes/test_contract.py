@@ -146,7 +146,7 @@ def test_state_dict_without_the_savlib_key_still_loads_and_other_state_is_refuse
     sd.pop("savlib")                          # a state dict saved before issue 16
     opt2 = SAV([w], lr=0.1)
     opt2.load_state_dict(copy.deepcopy(sd))
-    assert opt2.defaults["C"] == 2.0 and torch.equal(opt2.scalars["r"], opt.scalars["r"])
+    assert opt2.defaults["C"] == 2.0 and opt2.scalars["r"] == opt.scalars["r"]
     ex = ExpSAV([w], lr=0.1)
     with pytest.raises(StateDictError, match="r"):
         ex.load_state_dict(copy.deepcopy(sd))
@@ -171,7 +171,7 @@ def test_step_count_is_one_kind_for_every_scheme():
         prob, opt = row.make()
         run(prob, opt, 2)
         step = opt.scalars["step"]
-        assert isinstance(step, torch.Tensor) and step.dtype == torch.float64 and float(step) == 2, row.id
+        assert type(step) is int and step == 2, row.id
 
 
 @pytest.mark.parametrize("row", SCHEMES, ids=ids)

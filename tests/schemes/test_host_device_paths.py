@@ -4,11 +4,13 @@ default), on accelerators it stays on 0-d device tensors. ``_host_scalars = Fals
 the device path on a CPU-only machine, so these tests run the accelerator code here too.
 The paths differ only in the order of few-term sums and in the fused update, so float64
 runs agree to ~1e-13 over many steps (not bitwise)."""
+import math
+
 import pytest
 import torch
 
 from harness import CASES, PROBLEMS, Case, ids
-from savlib.schemes import SAV, IEQAdaptive, RelSAV
+from savlib.schemes import SAV, IEQAdaptive, RelSAV, base
 
 import test_ieq  # noqa: F401  (registers the residual problems in PROBLEMS)
 
@@ -44,12 +46,44 @@ def test_host_and_device_paths_agree(case):
         for k in a:
             assert a[k].dtype == b[k].dtype == torch.float64, k
             torch.testing.assert_close(a[k], b[k], rtol=1e-10, atol=1e-14, msg=k)
-    for k, v in o1.scalars.items():
+    assert o1.scalars.keys() == o2.scalars.keys()
+    for k, v in o1.scalars.items():         # host: Python numbers; device: float64 tensors
         w = o2.scalars[k]
-        if isinstance(v, torch.Tensor):
-            torch.testing.assert_close(v.to(torch.float64), w.to(torch.float64), rtol=1e-10, atol=1e-14)
+        if k == "step":
+            assert type(v) is type(w) is int and v == w
+        elif isinstance(v, float):
+            assert isinstance(w, torch.Tensor) and w.dtype == torch.float64 and w.dim() == 0, k
+            torch.testing.assert_close(torch.tensor(v, dtype=torch.float64), w, rtol=1e-10,
+                                       atol=1e-14, msg=k)
         else:
-            assert v == w, k
+            torch.testing.assert_close(v.to(torch.float64), w.to(torch.float64), rtol=1e-10, atol=1e-14)
+
+
+SPECIAL = [0.0, -0.0, 1e-300, 0.5, 1.0, -0.5, -1.0, -2.0, 708.0, 709.5, 800.0, 1e308,
+           -800.0, math.inf, -math.inf, math.nan]
+
+
+@pytest.mark.parametrize("name", ["sqrt", "exp", "log", "log1p", "expm1", "isfinite", "clamp01"])
+def test_scalar_shim_on_floats_matches_tensors(name):
+    """The host path's scalar functions give the tensors' IEEE results, never a Python
+    exception (sqrt(-1) is nan, exp(800) is inf, log(0) is -inf)."""
+    f = getattr(base, name)
+    for x in SPECIAL:
+        got = f(x)
+        want = f(torch.tensor(x, dtype=torch.float64))
+        assert not isinstance(got, torch.Tensor)
+        torch.testing.assert_close(torch.tensor(float(got), dtype=torch.float64),
+                                   want.to(torch.float64), rtol=1e-15, atol=0.0,
+                                   equal_nan=True, msg=f"{name}({x})")
+
+
+def test_scalar_minimum_propagates_nan_like_torch():
+    for a in SPECIAL:
+        for b in SPECIAL:
+            want = torch.minimum(torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64))
+            got = base.minimum(a, b)
+            torch.testing.assert_close(torch.tensor(got, dtype=torch.float64), want, equal_nan=True,
+                                       rtol=0.0, atol=0.0, msg=f"minimum({a}, {b})")
 
 
 @pytest.mark.parametrize("cls", [SAV, RelSAV])

@@ -85,7 +85,8 @@ def test_harness_converges_and_float32_keeps_float64_state(case):
     prob32, opt32 = case.make(dtype=torch.float32)
     for _ in range(3):
         opt32.step(prob32.closure)
-    assert all(v.dtype == F64 for v in opt32.scalars.values())
+    # scalar state: Python numbers on the CPU (float64), vectors as float64 tensors
+    assert all(isinstance(v, (int, float)) or v.dtype == F64 for v in opt32.scalars.values())
     assert all(v.dtype == F64 and v.dim() == 0 for v in opt32.diagnostics.values())
 
 
@@ -359,7 +360,7 @@ def test_state_dict_continuation_bit_exact(cls, kw):
     opt2 = cls(net2.parameters(), lr=0.5, **kw)
     opt2.load_state_dict(copy.deepcopy(opt.state_dict()))
     assert set(opt2.scalars) == ({"step", "q"} if kw else {"step"})
-    assert opt2.scalars["step"].dtype == F64 and torch.equal(opt2.scalars["step"], opt.scalars["step"])
+    assert isinstance(opt2.scalars["step"], int) and opt2.scalars["step"] == opt.scalars["step"] == 3
     if kw:
         assert torch.equal(opt2.scalars["q"].float(), opt.scalars["q"])
     for _ in range(10):

@@ -185,7 +185,7 @@ def test_state_dict_continuation_bit_exact(inner):
     net2 = copy.deepcopy(net)
     opt2 = ISGD(net2.parameters(), lr=0.5, inner=inner, inner_steps=5, inner_lr=1e-2)
     opt2.load_state_dict(copy.deepcopy(opt.state_dict()))
-    assert opt2.scalars["step"].dtype == F64 and torch.equal(opt2.scalars["step"], opt.scalars["step"])
+    assert isinstance(opt2.scalars["step"], int) and opt2.scalars["step"] == opt.scalars["step"] == 3
     for _ in range(10):
         l1 = opt.step(make(net))
         l2 = opt2.step(make(net2))
