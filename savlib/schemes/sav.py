@@ -141,8 +141,9 @@ class _SAVFamily(EnergyOptimizer):
         return d
 
     def _adam_direction(self, groups) -> Direction:
-        """Ma, Mao & Shen 2024, Alg. 5 lines 2-7, with the new moments formed out of place
-        (they become the state only when the step succeeds).
+        """Ma, Mao & Shen 2024, Alg. 5 lines 2-7, with the new moments written into a second
+        pair of buffers (they become the state only when the step succeeds; the old ones
+        are then the buffers of the next step: double buffering, no allocation per step).
 
         With ``s = sqrt(v^ + eps)`` (eps inside the root, line 7) the direction is
         ``u = dt^ N^ / (1 + dt^ lam) = lr m^ / (s + lr lam)``; savlib forms ``t = m / (sqrt(v +
@@ -151,33 +152,33 @@ class _SAVFamily(EnergyOptimizer):
         bc1^2``, and ``sum dtheta_j^2 / dt^_j = K^2 a (sum m . t - lr lam sqrt(bc2) |t|^2)``.
         """
         step = self._step_number()
-        ps, ts, dots, tnorms, new = [], [], [], [], []
+        ps, ts, dots, tnorms, swaps = [], [], [], [], []
         a, k, lam_w = [], [], []
         for group, gps, ggs in groups:
             (b1, b2), lr, lam, eps = group["betas"], group["lr"], group["lam"], group["eps"]
             bc1, bc2 = 1.0 - b1 ** step, 1.0 - b2 ** step
             rb2 = math.sqrt(bc2)
             sh = lr * lam * rb2
-            old = [self.state.get(p) or {} for p in gps]
-            old_m = [st.get("exp_avg") for st in old]
-            old_v = [st.get("exp_avg_sq") for st in old]
-            if any(x is None for x in old_m + old_v):       # the first step: zero moments
-                old_m = [torch.zeros_like(g) if x is None else x for x, g in zip(old_m, ggs)]
-                old_v = [torch.zeros_like(g) if x is None else x for x, g in zip(old_v, ggs)]
-            m = torch._foreach_lerp(old_m, ggs, 1.0 - b1)
-            v = torch._foreach_mul(old_v, b2)
-            torch._foreach_addcmul_(v, ggs, ggs, value=1.0 - b2)
-            t = torch._foreach_add(v, eps * bc2)
-            torch._foreach_sqrt_(t)
-            if sh != 0.0:
-                torch._foreach_add_(t, sh)
-            t = torch._foreach_div(m, t)
-            dots += [torch.vdot(x.reshape(-1), y.reshape(-1)) for x, y in zip(m, t)]
-            if sh != 0.0:
-                tnorms += torch._foreach_norm(t)
-            ps += gps
-            ts += t
-            new += zip(gps, m, v)
+            for p, g in zip(gps, ggs):
+                st = self.state.get(p) or {}
+                old_m, old_v = st.get("exp_avg"), st.get("exp_avg_sq")
+                if old_m is None or old_v is None:              # the first step: zero moments
+                    old_m, old_v = torch.zeros_like(g), torch.zeros_like(g)
+                m, v, t = (self._workspace(p, tag) for tag in ("exp_avg", "exp_avg_sq", "dir"))
+                torch.lerp(old_m, g, 1.0 - b1, out=m)
+                torch.mul(old_v, b2, out=v)
+                v.addcmul_(g, g, value=1.0 - b2)
+                torch.add(v, eps * bc2, out=t)
+                t.sqrt_()
+                if sh != 0.0:
+                    t.add_(sh)
+                torch.div(m, t, out=t)
+                dots.append(torch.vdot(m.reshape(-1), t.reshape(-1)))
+                if sh != 0.0:
+                    tnorms.append(torch.linalg.vector_norm(t))
+                ps.append(p)
+                ts.append(t)
+                swaps.append((p, m, v, old_m, old_v))
             n = len(gps)
             a += [lr * rb2 / bc1 ** 2] * n
             k += [lr * rb2 / bc1] * n
@@ -188,13 +189,15 @@ class _SAVFamily(EnergyOptimizer):
         uniform = k[0] if all(x == k[0] for x in k) else None
         kvec = None if uniform is not None else self._coef_vector("k", k)[0]
         return Direction(ps, ts, kvec, uniform, norms=tnorms, dots=dots, forms=forms,
-                         commit=lambda: self._set_moments(new))
+                         commit=lambda: self._swap_moments(swaps))
 
-    def _set_moments(self, new) -> None:
-        """Commit the moments formed out of place: they become the state."""
-        for p, m, v in new:
+    def _swap_moments(self, swaps) -> None:
+        """Commit: the new moments become the state, the old ones the next step's buffers."""
+        for p, m, v, old_m, old_v in swaps:
             st = self.state[p]
             st["exp_avg"], st["exp_avg_sq"] = m, v
+            ws = self._ws
+            ws["exp_avg"][p], ws["exp_avg_sq"][p] = old_m, old_v
 
     # validation and the scalar update ---------------------------------------------------
     def _validate(self, v, d) -> None:
