@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness import CASES, PROBLEMS, Case, run
+from savlib.errors import NonFiniteError
 from savlib.schemes import SAV, RelSAV, ResSAV, make_closure
 from savlib.schemes.sav import relax_sav, xi_eq24
 
@@ -291,3 +292,37 @@ def test_relax_sav_on_host_floats_matches_tensors():
         for w, g in zip(want, got):
             w = w.item()
             assert (w == g) or (math.isnan(w) and math.isnan(g)) or math.isclose(w, g, rel_tol=4e-16, abs_tol=4e-16)
+
+
+@pytest.mark.parametrize("cls", [SAV, RelSAV])
+def test_adaptive_moments_are_double_buffered(cls):
+    """A-SAV writes the new Adam moments into a second pair of buffers, which become the
+    state when the step succeeds; the old pair is reused by the next step. So after the
+    first step no step allocates moments: the state alternates between two storages, and
+    a failed step leaves the state's tensors (and their values) as they were."""
+    torch.manual_seed(0)
+    w = torch.randn(50, requires_grad=True)
+
+    def closure():
+        w.grad = None
+        loss = (w ** 2).sum()
+        if torch.is_grad_enabled():
+            loss.backward()
+        return loss
+    opt = cls([w], lr=0.01, adaptive=True)
+    ptrs = []
+    for _ in range(5):
+        opt.step(closure)
+        st = opt.state[w]
+        ptrs.append((st["exp_avg"].data_ptr(), st["exp_avg_sq"].data_ptr()))
+    assert ptrs[1] == ptrs[3] and ptrs[2] == ptrs[4] and ptrs[1] != ptrs[2]
+    m, v = st["exp_avg"].clone(), st["exp_avg_sq"].clone()
+
+    def bad():
+        w.grad = torch.full_like(w, float("nan"))
+        return (w ** 2).sum().detach()
+    with pytest.raises(NonFiniteError):
+        opt.step(bad)
+    st = opt.state[w]
+    assert (st["exp_avg"].data_ptr(), st["exp_avg_sq"].data_ptr()) == ptrs[4]
+    assert torch.equal(st["exp_avg"], m) and torch.equal(st["exp_avg_sq"], v)
