@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
@@ -403,9 +404,7 @@ class EnergyOptimizer(torch.optim.Optimizer):
             else:
                 for b, p in zip(backup, d.params):
                     b.copy_(p)
-        dtype = d.params[0].dtype if d.params else None
-        if (d.uniform is not None and not isinstance(scale, Tensor)
-                and all(p.dtype == dtype for p in d.params)):
+        if d.uniform is not None and not isinstance(scale, Tensor):
             alpha = float(scale * d.uniform)
             if self.foreach:
                 torch._foreach_add_(d.params, d.updates, alpha=alpha)
@@ -478,7 +477,7 @@ class EnergyOptimizer(torch.optim.Optimizer):
             x = x.tolist()
             head, tail = x[:k], x[k:]
             tail[:len(norms)] = [t * t for t in tail[:len(norms)]]
-            vals = head + [sum(w * t for w, t in zip(ws, tail)) for ws in forms.values()]
+            vals = head + [sum(map(operator.mul, ws, tail)) for ws in forms.values()]
         else:
             x = x.to(dtype=F64)
             head, tail = x[:k], x[k:]
@@ -530,7 +529,7 @@ class EnergyOptimizer(torch.optim.Optimizer):
         is allowed (a step that moves nothing, as torch's SGD). At a step, values unchanged
         since they were last checked are not checked again."""
         seen = self.__dict__.setdefault("_checked", {})
-        values = tuple(group[k] for k in self._group_checks)
+        values = tuple(map(group.__getitem__, self._group_checks))
         if at_step and seen.get(id(group)) == values:
             return
         for key, check in self._group_checks.items():
@@ -541,7 +540,7 @@ class EnergyOptimizer(torch.optim.Optimizer):
             except HyperParameterError as e:
                 raise HyperParameterError(f"{type(self).__name__}: {where_}{e}") from None
         if at_step:
-            seen[id(group)] = tuple(group[k] for k in self._group_checks)
+            seen[id(group)] = tuple(map(group.__getitem__, self._group_checks))
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """torch's ``add_param_group``, validated before the group is installed."""
@@ -645,10 +644,10 @@ class EnergyOptimizer(torch.optim.Optimizer):
         out = []
         for group in self.param_groups:
             ps = [p for p in group["params"] if p.grad is not None]
-            for p in ps:
-                if p.grad.is_sparse:
-                    raise ClosureError(f"{type(self).__name__} does not support sparse gradients")
-            out.append((group, ps, [p.grad for p in ps]))
+            gs = [p.grad for p in ps]
+            if any(map(operator.attrgetter("is_sparse"), gs)):
+                raise ClosureError(f"{type(self).__name__} does not support sparse gradients")
+            out.append((group, ps, gs))
         if not any(ps for _, ps, _ in out):
             raise ClosureError(f"{type(self).__name__}.step: no parameter has a gradient after "
                                f"the closure ran; {CLOSURE_HELP}")
