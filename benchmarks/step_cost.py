@@ -118,11 +118,15 @@ def _closures(model, x, y):
     mse = torch.nn.functional.mse_loss
 
     def closure():
-        model.zero_grad(set_to_none=False)
-        loss = mse(model(x), y)
+        # the gradients are zeroed (kept allocated, so that no scheme's backward allocates)
+        # only when they are about to be computed: a relaxed scheme's second call, under
+        # torch.no_grad(), only evaluates the loss
         if torch.is_grad_enabled():
+            model.zero_grad(set_to_none=False)
+            loss = mse(model(x), y)
             loss.backward()
-        return loss
+            return loss
+        return mse(model(x), y)
 
     def residual():
         return S.ieq.mse_residual(model(x), y) if hasattr(S, "ieq") else None
