@@ -33,6 +33,7 @@ progress and writes checkpoints (every rank reads them on ``resume``).
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import os
@@ -520,7 +521,29 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data, loss_fn=
 
 # ----------------------------------------------------------------------------- checkpoints
 CHECKPOINT_FORMAT = "savlib.fit checkpoint"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2          # 2: with a sha256 of the contents; 1 (without) still loads
+
+
+def _digest(obj: Any, h=None) -> str:
+    """sha256 of a checkpoint's contents: every tensor's dtype, shape and bytes, every other
+    value's ``repr``, in the order a ``torch.load`` gives them back (dicts keep it)."""
+    h = hashlib.sha256() if h is None else h
+    if isinstance(obj, Tensor):
+        t = obj.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, dict):
+        h.update(f"D{len(obj)}".encode())
+        for k, v in obj.items():
+            _digest(k, h)
+            _digest(v, h)
+    elif isinstance(obj, (list, tuple)):
+        h.update(f"{type(obj).__name__[0]}{len(obj)}".encode())
+        for v in obj:
+            _digest(v, h)
+    else:
+        h.update(f"R{obj!r}".encode())
+    return h.hexdigest()
 
 
 def diverged_path(checkpoint: str | os.PathLike) -> Path:
@@ -539,12 +562,15 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, optimizer: 
     """Write a checkpoint atomically (a temporary file, then ``os.replace``): the model and
     optimizer state dicts, ``extra`` (sampler, RNG, epoch, step, history), and what
     :func:`load_checkpoint` checks: the format and its version, the optimizer's class and the
-    model's parameter shapes."""
+    model's parameter shapes, and a sha256 of all of it (a changed byte anywhere is refused
+    on load)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
-                "optimizer_class": type(optimizer).__name__, "param_shapes": _shapes(model),
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(), **extra}, tmp)
+    state = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+             "optimizer_class": type(optimizer).__name__, "param_shapes": _shapes(model),
+             "model": model.state_dict(), "optimizer": optimizer.state_dict(), **extra}
+    state["sha256"] = _digest(state)
+    torch.save(state, tmp)
     os.replace(tmp, path)
 
 
@@ -554,8 +580,9 @@ def load_checkpoint(path: str | os.PathLike, model: torch.nn.Module, optimizer: 
     ``optimizer``; return the whole checkpoint. Every problem raises
     :class:`savlib.errors.CheckpointError` naming the file, before ``model`` or
     ``optimizer`` change: unreadable or truncated file, not a savlib checkpoint, another
-    version, another optimizer class, other parameter shapes, or a non-finite model (a
-    diverged state, which :func:`fit` never writes as its checkpoint)."""
+    version, contents that do not match their sha256 (a corrupted file), another optimizer
+    class, other parameter shapes, or a non-finite model (a diverged state, which
+    :func:`fit` never writes as its checkpoint)."""
     import pickle
 
     path = Path(path)
@@ -571,8 +598,12 @@ def load_checkpoint(path: str | os.PathLike, model: torch.nn.Module, optimizer: 
         raise bad(f"cannot be read ({type(e).__name__}); the file is truncated or not a checkpoint") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise bad("not a savlib.train.fit checkpoint (written by an older savlib, or another program)")
-    if state.get("version") != CHECKPOINT_VERSION:
-        raise bad(f"format version {state.get('version')!r}, this savlib reads {CHECKPOINT_VERSION}")
+    if state.get("version") not in (1, CHECKPOINT_VERSION):
+        raise bad(f"format version {state.get('version')!r}, this savlib reads 1 and {CHECKPOINT_VERSION}")
+    if state["version"] >= 2:
+        stored = state.pop("sha256", None)
+        if stored != _digest(state):
+            raise bad("corrupted: its contents do not match the sha256 stored with them")
     missing = {"model", "optimizer", "sampler", "torch_rng", "epoch", "step", "history"} - set(state)
     if missing:
         raise bad(f"incomplete, lacks {sorted(missing)}")

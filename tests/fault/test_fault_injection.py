@@ -25,7 +25,7 @@ from savlib.errors import CheckpointError, ResultError
 from savlib.experiments import record
 from savlib.particles import MeanFieldNet
 from savlib.problems import regression as R
-from savlib.train import diverged_path, fit, load_checkpoint, save_checkpoint
+from savlib.train import _digest, diverged_path, fit, load_checkpoint, save_checkpoint
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "slow_toy.py"
@@ -144,24 +144,37 @@ def test_truncated_and_corrupted_checkpoints_are_refused_naming_the_file(tmp_pat
     for cut in cuts:
         bad.write_bytes(raw[:cut])
         _assert_refused(bad, net, opt)
-    flips = 0
+    good = torch.load(ck, weights_only=True)["model"]
+    refused = 0
     for _ in range(30):
         b = bytearray(raw)
         for _ in range(rnd.randint(1, 8)):
-            b[rnd.randrange(len(b))] = rnd.randrange(256)
+            i = rnd.randrange(len(b))
+            b[i] = (b[i] + rnd.randrange(1, 256)) % 256      # a byte that really changes
         bad.write_bytes(bytes(b))
         try:
-            load_checkpoint(bad, net, opt)      # a flip inside a tensor's data may still load
+            load_checkpoint(bad, net, opt)
         except CheckpointError as e:
             assert "bad.pt" in str(e)
-            flips += 1
+            refused += 1
+        else:       # only a change outside the contents (zip bookkeeping) may load: whole
+            assert all(torch.equal(v, net.state_dict()[k]) for k, v in good.items())
         data, net = _setup(1)
         opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    assert refused >= 25, refused
+    # a flip inside a tensor's data: the sha256 refuses it
+    state = torch.load(ck, weights_only=True)
+    w = next(iter(state["model"]))
+    state["model"][w] = state["model"][w].clone()
+    state["model"][w].view(-1)[0] += 1e-12
+    torch.save(state, bad)
+    _assert_refused(bad, net, opt, match="sha256")
     bad.write_text('{"json": "not a checkpoint"}')
     _assert_refused(bad, net, opt)
     _assert_refused(tmp_path / "missing.pt", net, opt)
     _count("checkpoint truncated", len(cuts))
-    _count("checkpoint bytes flipped (refused or loaded whole)", 30)
+    _count("checkpoint bytes flipped (refused, or loaded whole)", 30)
+    _count("checkpoint with one weight changed by 1e-12 (refused by its sha256)")
     _count("checkpoint of another program / missing", 2)
 
 
@@ -188,9 +201,28 @@ def test_checkpoints_of_another_run_are_refused_naming_the_file(tmp_path):
             other = MeanFieldNet(3, 21, dtype=F64)
             _assert_refused(p, other, torch.optim.Adam(other.parameters(), lr=1e-2), match="shapes")
             continue
+        if "sha256" in payload:        # signed again, so that the check named here refuses it
+            payload = {k: v for k, v in payload.items() if k != "sha256"}
+            payload["sha256"] = _digest(payload)
         torch.save(payload, p)
-        _assert_refused(p, net, torch.optim.Adam(net.parameters(), lr=1e-2))
+        _assert_refused(p, net, torch.optim.Adam(net.parameters(), lr=1e-2), match=REASON[name])
     _count("checkpoint of another run", len(cases))
+
+
+REASON = {"older savlib": "not a savlib", "version": "format version 99", "incomplete": "lacks",
+          "non-finite": "non-finite"}
+
+
+def test_checkpoint_of_format_version_1_without_checksum_still_loads(tmp_path):
+    ck, _ = _checkpoint(tmp_path)
+    state = torch.load(ck, weights_only=True)
+    assert state["version"] == 2 and len(state["sha256"]) == 64
+    old = {k: v for k, v in state.items() if k != "sha256"}
+    old["version"] = 1
+    torch.save(old, tmp_path / "v1.pt")
+    data, net = _setup(1)
+    load_checkpoint(tmp_path / "v1.pt", net, torch.optim.Adam(net.parameters(), lr=1e-2))
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in state["model"].items())
 
 
 def test_save_checkpoint_is_atomic(tmp_path, monkeypatch):
