@@ -103,7 +103,8 @@ def _check_loss(loss: Any, who: str) -> Tensor:
                f"a {'complex ' if loss.is_complex() else ''}tensor of shape {tuple(loss.shape)}")
         raise ClosureError(f"{who}: the closure returned {got}, expected a scalar loss (a real 0-d "
                            f"torch.Tensor); {CLOSURE_HELP}")
-    return loss.detach().reshape(())
+    loss = loss.detach()
+    return loss if loss.dim() == 0 else loss.reshape(())
 
 
 def evaluate_loss(closure: Callable[[], Any] | None, who: str) -> Tensor:
