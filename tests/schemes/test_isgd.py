@@ -366,7 +366,7 @@ def test_default_contracts_on_convex_quadratics_at_every_step_size(lr, seed):
     x = torch.randn(8, generator=g, dtype=torch.float64).requires_grad_()
     opt = ISGD([x], lr=lr)
     closure = _quad_closure(x, K)
-    prev = float(closure())
+    prev = float(closure().detach())
     for _ in range(5):
         x0 = x.detach().clone()
         exact = torch.linalg.solve(torch.eye(8, dtype=torch.float64) + lr * K, x0)
