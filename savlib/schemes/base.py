@@ -229,13 +229,15 @@ def sqrt(x):
     return math.sqrt(x) if x >= 0.0 else _NAN
 
 
-def exp(x):
-    if isinstance(x, Tensor):
-        return x.exp()
+def _inf_on_overflow(f, x: float) -> float:
     try:
-        return math.exp(x)
+        return f(x)
     except OverflowError:
         return _INF
+
+
+def exp(x):
+    return x.exp() if isinstance(x, Tensor) else _inf_on_overflow(math.exp, x)
 
 
 def log(x):
@@ -251,12 +253,7 @@ def log1p(x):
 
 
 def expm1(x):
-    if isinstance(x, Tensor):
-        return x.expm1()
-    try:
-        return math.expm1(x)
-    except OverflowError:
-        return _INF
+    return x.expm1() if isinstance(x, Tensor) else _inf_on_overflow(math.expm1, x)
 
 
 def isfinite(x):

@@ -300,27 +300,21 @@ def test_adaptive_moments_are_double_buffered(cls):
     state when the step succeeds; the old pair is reused by the next step. So after the
     first step no step allocates moments: the state alternates between two storages, and
     a failed step leaves the state's tensors (and their values) as they were."""
-    torch.manual_seed(0)
-    w = torch.randn(50, requires_grad=True)
-
-    def closure():
-        w.grad = None
-        loss = (w ** 2).sum()
-        if torch.is_grad_enabled():
-            loss.backward()
-        return loss
-    opt = cls([w], lr=0.01, adaptive=True)
+    prob = PROBLEMS["quadratic"]()
+    w = prob.params[0]
+    opt = cls(prob.params, lr=0.01, adaptive=True)
     ptrs = []
     for _ in range(5):
-        opt.step(closure)
+        opt.step(prob.closure)
         st = opt.state[w]
         ptrs.append((st["exp_avg"].data_ptr(), st["exp_avg_sq"].data_ptr()))
     assert ptrs[1] == ptrs[3] and ptrs[2] == ptrs[4] and ptrs[1] != ptrs[2]
     m, v = st["exp_avg"].clone(), st["exp_avg_sq"].clone()
 
     def bad():
-        w.grad = torch.full_like(w, float("nan"))
-        return (w ** 2).sum().detach()
+        loss = prob.closure()
+        w.grad.fill_(float("nan"))
+        return loss
     with pytest.raises(NonFiniteError):
         opt.step(bad)
     st = opt.state[w]
