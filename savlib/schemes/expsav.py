@@ -1,6 +1,6 @@
 """ExpSAV and relaxed ExpSAV (Anonymous 2024, section 2.2.4, Thms 2.2, 2.3, 2.6).
 
-Book chapter "ExpSAV and IEQ". The auxiliary variable is exponential,
+Book chapter "ExpSAV". The auxiliary variable is exponential,
 ``r = C exp(I(theta))`` with ``C > 0``, and savlib keeps it as ``rho = log r =
 log C + I`` (float64): ``exp(1e4)`` overflows every float type, ``rho`` does not.
 
@@ -21,7 +21,7 @@ is plain gradient descent, as the formula says. Two remarks the book makes expli
 * In "2.2.4" the factor ``r_n / (r_n + dt S_n)`` compares ``dt S_n`` with
   ``r_n = C e^{I}``; for ``I`` beyond a few tens the scheme *is* gradient descent with
   step ``dt (I + dt L)^{-1}``. (Thm 2.2 writes ``r = exp(I + eps)``, i.e. ``C = e^eps``,
-  and a ``w*`` with an extra ``1/r_n``; savlib follows 2.2.4, see PAPER-NOTES.)
+  and a ``w*`` with an extra ``1/r_n``; savlib follows 2.2.4; the chapter sets the two side by side.)
 * In "thm2.3" the step ``dt / (1 + dt S_n)`` does not depend on ``r`` at all: it is
   gradient descent with a step that shrinks where the gradient is large; ``r`` is
   bookkeeping. It is unconditionally stable in the sense below, whatever ``dt``.
@@ -167,7 +167,7 @@ class _ExpSAVFamily(EnergyOptimizer):
 
 
 class ExpSAV(_ExpSAVFamily):
-    """Exponential SAV (Anonymous 2024, section 2.2.4; book chapter "ExpSAV and IEQ");
+    """Exponential SAV (Anonymous 2024, section 2.2.4; book chapter "ExpSAV");
     ``r = C exp(I)`` kept as ``log r``.
 
     ``ExpSAV(params, lr=dt, C=1.0, lam=0.0, update="2.2.4")``; ``update="thm2.3"`` selects

@@ -1,6 +1,6 @@
 """Invariant energy quadratization (IEQ): full-Jacobian IEQ and adaptive IEQ.
 
-Anonymous 2024 section 2.2.5 (book chapter "ExpSAV and IEQ"). Write the loss as a quadratic
+Anonymous 2024 section 2.2.5 (book chapter "IEQ"). Write the loss as a quadratic
 energy ``E = 1/2 |q|^2`` of a residual vector ``q = f(w) - y`` stacked over the batch,
 with Jacobian ``J = dq/dw`` (shape ``b x n``). The gradient flow ``w' = -J^T q`` drives
 ``q' = -J J^T q``; IEQ treats ``q`` implicitly and ``J`` explicitly:
@@ -23,7 +23,7 @@ a damped Gauss-Newton (Levenberg-Marquardt) step with damping ``1/dt``
 :class:`IEQ` solves the ``b x b`` system with a Cholesky factorisation
 (``I + dt J J^T`` has all eigenvalues ``>= 1``), never the ``n x n`` one: the cost is
 ``O(b n)`` for ``J``, ``O(b^2 n)`` for ``J J^T`` and ``O(b^3)`` for the solve -- not the
-``O(n^3)`` of Anonymous 2024's table 2.3 (see ``../shared/PAPER-NOTES.md``).
+``O(n^3)`` of Anonymous 2024's table 2.3.
 
 :class:`IEQAdaptive` (Anonymous 2024, "Method B") replaces ``J J^T`` by its Rayleigh quotient
 along ``q``, ``s = |J^T q|^2 / (|q|^2 + eps) = |grad E|^2 / (|q|^2 + eps)``, so the
@@ -413,7 +413,7 @@ def _solve_dtype(t: Tensor) -> torch.dtype:
 
 
 class IEQAdaptive(IEQBase):
-    """Adaptive IEQ (Anonymous 2024, section 2.2.5, Method B; book chapter "ExpSAV and IEQ"):
+    """Adaptive IEQ (Anonymous 2024, section 2.2.5, Method B; book chapter "IEQ"):
     the ``O(n)`` variant.
 
     With ``g = J^T q_n`` (the gradient of ``E = 1/2 |q|^2``; one backward pass)::
