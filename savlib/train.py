@@ -5,7 +5,7 @@ One loop for torch's optimizers and every savlib scheme: each step is
 gradients, compute the loss, ``backward()`` only if ``torch.is_grad_enabled()``, return the
 loss), so schemes that re-evaluate the loss under ``torch.no_grad()`` (relaxed SAV) or call it
 many times (implicit SGD) work unchanged. IEQ, whose closure must return the residual
-*vector*, gets one built from ``residual_fn`` (seed 002 section 2.2.5).
+*vector*, gets one built from ``residual_fn`` (the gradient-flow report's section 2.2.5).
 
 Used by the experiments (``python -m savlib.experiments``) and the book chapters of part
 "Particles" (``book/particles/*.ipynb``).

@@ -1,10 +1,10 @@
-"""The label set Y = (0,1)^dim cut into cubes (seed 004 section 2.1, eqs. 2.4-2.7).
+"""The label set Y = (0,1)^dim cut into cubes (Liu & Markowich 2020 section 2.1, eqs. 2.4-2.7).
 
 Book chapter: "From residual networks to a PDE" (``book/meanfield/pde_limit.ipynb``).
 
 A function on Y is stored by its values at the cell centres; the integral operator
 ``(B_b f)(y) = int_Y b(y, z) f(z) dz`` becomes ``volume * b @ f`` (midpoint rule), which is
-exactly the rescaled width-``M^dim`` residual network of seed 004 eq. 2.6.
+exactly the rescaled width-``M^dim`` residual network of Liu & Markowich 2020 eq. 2.6.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Forward solver of the mean-field PDE of residual networks (seed 004 eq. 2.8).
+"""Forward solver of the mean-field PDE of residual networks (Liu & Markowich 2020 eq. 2.8).
 
 ``f_t = sigma(a(y,t) - int_Y b(y,z,t) f(z,t) dz)`` on the grid of :class:`~savlib.meanfield.Grid`,
 with ``a`` and ``b`` piecewise constant in time on ``steps`` equal intervals of [0, T].
@@ -141,7 +141,7 @@ def check_like(name: str, x, ref: Tensor, shape: tuple) -> Tensor:
 
 def autonomous(a: Tensor, b: Tensor, steps: int) -> tuple[Tensor, Tensor]:
     """Time-independent coefficients ``a (N,)``, ``b (N, N)`` as ``(steps, ...)`` views
-    (no copy), for the autonomous problems of seed 004 section 3."""
+    (no copy), for the autonomous problems of Liu & Markowich 2020 section 3."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an int >= 1, got {steps!r}")
     if a.dim() != 1 or b.dim() != 2:
@@ -187,7 +187,7 @@ def _finite_or_raise(f: Tensor, step: int, t: float, method: str) -> None:
 
 def forward(f0: Tensor, a: Tensor, b: Tensor, grid: Grid, T: float, method: str = "euler",
             sigma: str | Activation = "relu", *, substeps: int = 1) -> Tensor:
-    """Solve seed 004 eq. 2.8 (with eq. 2.5b, ``f(0) = f0``) on ``[0, T]``.
+    """Solve Liu & Markowich 2020 eq. 2.8 (with eq. 2.5b, ``f(0) = f0``) on ``[0, T]``.
 
     Parameters
     ----------
