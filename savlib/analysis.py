@@ -205,10 +205,10 @@ def lanczos(op, n: int | None = None, k: int = 1, *, which: str = "LA", tol: flo
     ``<= tol * max(|theta|)`` (checked every ``check_every`` steps) or ``max_steps``
     (default ``min(n, max(10 k + 40, 100))``) steps; in exact arithmetic ``n`` steps give
     the exact spectrum. When the Krylov space of the start vector is exhausted before ``k``
-Ritz values exist (an operator with fewer distinct eigenvalues than ``k``, such as
-``c I``), the iteration continues from a fresh random vector orthogonal to it, so repeated
-eigenvalues are returned with their multiplicity. Every new Lanczos vector is orthogonalised twice against all
-    previous ones (classical Gram-Schmidt, "twice is enough"), which removes the ghost
+    Ritz values exist (an operator with fewer distinct eigenvalues than ``k``, such as
+    ``c I``), the iteration continues from a fresh random vector orthogonal to it, so
+    repeated eigenvalues are returned with their multiplicity. Every new Lanczos vector is
+    orthogonalised twice against all previous ones (classical Gram-Schmidt, "twice is enough"), which removes the ghost
     copies of converged eigenvalues that plain Lanczos produces. The start vector is
     Gaussian from ``seed``. Cost: one operator application per step plus ``O(n m)``.
     """

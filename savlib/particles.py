@@ -39,7 +39,7 @@ of size ``lr`` then advances eq. (9) by ``2 lr / m``, see :func:`mean_field_time
 The unit tests check both conventions against eq. (9) written out by hand.
 
 SPM (Ma, Mao & Shen 2024 section 2.1.2, eqs. 10-12, Algorithm 1)
-----------------------------------------------------
+-----------------------------------------------------------------
 Each step draws ``xi_1, ..., xi_J ~ N(0, I)``, evaluates the loss with all particles shifted
 by ``h xi_j`` and differentiates the average of the J losses. As Algorithm 1 is written,
 one ``xi_j`` is shared by all particles (``shared=True``, the default); ``shared=False``
@@ -94,13 +94,18 @@ class MeanFieldNet(nn.Module):
     Parameters
     ----------
     in_features : D, the input dimension.
+
     m : number of particles (hidden neurons).
+
     out_features : ``None`` (default) for a scalar network returning shape ``(N,)``; an int
         ``K`` makes ``a_k in R^K`` and the output ``(N, K)`` (classification, Ma, Mao & Shen 2024 Ex. 4).
+
     activation : name or callable, see :func:`get_activation`.
+
     a_std, w_std : initial ``a_k ~ N(0, a_std^2)``, ``w_k ~ N(0, w_std^2 I_{D+1})``; the
         default ``w_std = 1/sqrt(D+1)`` keeps ``w_k . [x; 1]`` of order one for z-scored x.
         Ma, Mao & Shen 2024 does not state its initialisation.
+
     generator : optional ``torch.Generator`` for the initial particles.
 
     time_scale : ``"particle"`` (default; an optimizer's ``lr`` is the time step of the particle

@@ -70,6 +70,7 @@ __all__ = ["EXPERIMENTS", "Experiment", "run", "register", "list_experiments", "
            "make_scheme_002", "gradflow_mlp", "plot_grid", "plot_runs", "plot_mnist_runs", "tied_inner_lr",
            "RESULTS_DIR", "load_result"]
 
+#: every experiment ``python -m savlib.experiments NAME`` runs, by name
 EXPERIMENTS: dict[str, Experiment] = {
     "isgd_mnist_grid": Experiment("isgd_mnist_grid", "Li, Chen & Huang 2023 Table 2: MNIST lr x batch grid, SGD/Adam/ISGD",
                                   isgd_mnist_grid, plot_grid),
@@ -92,6 +93,7 @@ EXPERIMENTS: dict[str, Experiment] = {
 
 
 def list_experiments() -> list[tuple[str, str]]:
+    """``(name, one-line summary)`` of every registered experiment (``--list``)."""
     return [(e.name, e.summary) for e in EXPERIMENTS.values()]
 
 

@@ -29,7 +29,9 @@ PAPER_TABLE2: dict[str, dict[str, list[float]]] = {
     "ISGD": {"32": [0.903, 0.950, 0.975, 0.978, 0.973, 0.971], "128": [0.853, 0.924, 0.968, 0.978, 0.977, 0.967],
              "512": [0.691, 0.895, 0.943, 0.975, 0.976, 0.969], "full": [0.141, 0.626, 0.887, 0.941, 0.952, 0.976]},
 }
+#: the learning rates of Li, Chen & Huang 2023's Table 2 (its columns)
 TABLE2_LRS = [0.001, 0.01, 0.1, 1.0, 2.0, 10.0]
+#: the batch sizes of Li, Chen & Huang 2023's Table 2 (its rows; "full" = the whole set)
 TABLE2_BATCHES = ["32", "128", "512", "full"]
 
 

@@ -85,6 +85,7 @@ def _arctan_S(u):
     return u * torch.atan(u) - 0.5 * torch.log1p(u * u)
 
 
+#: the activations by name (``sigma=`` of the solvers), each with its derivative
 ACTIVATIONS: dict[str, Activation] = {
     "relu": Activation("relu", torch.relu, _relu_d, lambda u: 0.5 * torch.relu(u) ** 2, 1.0, False),
     "leaky_relu": Activation("leaky_relu", lambda u: F.leaky_relu(u, LEAKY_SLOPE), _leaky_d,

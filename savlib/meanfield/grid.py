@@ -31,8 +31,11 @@ class Grid:
     Attributes
     ----------
     dim, cells : the space dimension n and the number M of cells per axis.
+
     N : ``cells**dim``, the width of the equivalent residual network.
+
     h : the cell side ``1/cells``; ``volume = h**dim`` is the cell volume.
+
     points : ``(N, dim)`` float64 tensor of cell centres. The ordering is row-major
         (the last coordinate runs fastest), so for ``dim=2`` a vector of length N
         reshaped to ``(cells, cells)`` is an image with ``y_0`` down the rows.

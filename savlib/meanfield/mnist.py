@@ -47,7 +47,7 @@ from .grid import Grid
 __all__ = ["MNISTFunctions", "mnist_functions", "init_network", "network_weights", "ResNet",
            "RunRecord", "train_adjoint", "train_torch", "train_pam", "evaluate",
            "minibatch_indices", "persistent_optimizer", "mnist_experiment", "plot_mnist",
-           "MNIST_SIZES", "LARGE_LR", "METHODS", "stats"]
+           "MNIST_SIZES", "LARGE_LR", "METHODS", "stats", "gradient_check"]
 
 CLASSES = 10
 SIDE = 28
@@ -423,6 +423,7 @@ MNIST_SIZES: dict[str, dict[str, Any]] = {
 LARGE_LR: dict[str, Any] = dict(lr=0.3, Cs=[1.0, 100.0], cells=14, n_train=1000, n_test=500,
                                 epochs=10, batch_size=100)
 
+#: the training methods :func:`mnist_experiment` compares
 METHODS = ("torch-Adam", "adjoint-Adam", "adjoint-A-RelSAV", "PAM")
 
 

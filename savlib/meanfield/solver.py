@@ -33,6 +33,7 @@ class Tableau:
         self.stages = len(w)
 
 
+#: the time steppers of :func:`forward` (``method=``) by name
 METHODS: dict[str, Tableau] = {
     "euler": Tableau("euler", [[0.0]], [1.0], 1),
     "heun": Tableau("heun", [[0.0, 0.0], [1.0, 0.0]], [0.5, 0.5], 2),
@@ -192,10 +193,15 @@ def forward(f0: Tensor, a: Tensor, b: Tensor, grid: Grid, T: float, method: str 
     Parameters
     ----------
     f0 : ``(batch, N)`` initial data, one function ``f_I`` per sample.
+
     a : ``(steps, N)`` bias, constant on each of ``steps`` equal intervals of [0, T].
+
     b : ``(steps, N, N)`` kernel ``b(y_i, z_j, t)``; ``(B_b f)_i = volume * sum_j b_ij f_j``.
+
     method : ``"euler"`` (exactly the residual network eq. 2.1), ``"heun"`` or ``"rk4"``.
+
     sigma : relu, leaky_relu (slope 0.1), elu (alpha 1), tanh, sigmoid, arctan.
+
     substeps : time steps per control interval (default 1); the step is
         ``T / (steps * substeps)``. Used to measure orders of convergence in time.
 

@@ -261,6 +261,7 @@ def discontinuous(M: int = 1000, *, seed: int = 0, loss: str = "mse", train_frac
     return _one_d("discontinuous", discontinuous_fn, M, seed, loss, train_fraction, device, dtype)
 
 
+#: the regression problems by name, for :func:`regression_problem`
 REGRESSION_PROBLEMS: dict[str, Callable[..., Split]] = {
     "sin_cos": sin_cos,
     "quadratic": quadratic,
