@@ -212,9 +212,12 @@ def _lookup(path: str):
     return None
 
 
+_BY_ID: dict[int, tuple[int, dict]] = {}     # per build process (object ids are not stable)
+
+
 def _documented(env) -> dict[int, tuple[str, str, str]]:
     """id(object) -> (documented name, docname, node id) over the py domain's entries."""
-    cache = getattr(env, "_savlib_by_id", None)
+    cache = _BY_ID.get(id(env))
     if cache is not None and cache[0] == len(env.domaindata["py"]["objects"]):
         return cache[1]
     out = {}
@@ -224,7 +227,7 @@ def _documented(env) -> dict[int, tuple[str, str, str]]:
         obj = _lookup(fullname)
         if obj is not None and not isinstance(obj, (int, float, str, bool)):
             out.setdefault(id(obj), (fullname, entry.docname, entry.node_id))
-    env._savlib_by_id = (len(env.domaindata["py"]["objects"]), out)
+    _BY_ID[id(env)] = (len(env.domaindata["py"]["objects"]), out)
     return out
 
 
@@ -270,10 +273,6 @@ def _missing_reference(app, env, node, contnode):
     if not target.startswith("savlib"):   # a name relative to the savlib module defining it
         candidates += [f"{m}.{target}" for m in sorted(sys.modules) if m.startswith("savlib")]
     by_id = _documented(env)
-    if "." not in target and modname:
-        hit = _by_suffix(env, modname, target)
-        if hit is not None:
-            return make_refnode(app.builder, node.get("refdoc", ""), hit[1], hit[2], contnode, hit[0])
     for cand in filter(None, candidates):
         if not cand.startswith("savlib"):
             continue
@@ -286,13 +285,16 @@ def _missing_reference(app, env, node, contnode):
         if hit is not None:
             _, docname, node_id = hit
             return make_refnode(app.builder, node.get("refdoc", ""), docname, node_id, contnode, hit[0])
-        if node.get("reftype") == "mod" and isinstance(obj, type(sys)):
-            return None
+    if "." not in target and modname:
+        hit = _by_suffix(env, modname, target)
+        if hit is not None:
+            return make_refnode(app.builder, node.get("refdoc", ""), hit[1], hit[2], contnode, hit[0])
     return None
 
 
 def _builder_inited(app) -> None:
     app.env.savlib_titles = _titles(Path(app.srcdir))
+    _BY_ID.clear()
 
 
 def setup(app):
