@@ -1,16 +1,22 @@
 """The API reference part of the book (pages under book/api/, Sphinx autodoc).
 
-Three additions to autodoc, all at build time, from savlib itself:
+Additions to autodoc, all made at build time from savlib itself:
 
 * a docstring that names a book chapter (``book chapter "Training at scale"``,
   ``chapters "A" and "B"``, ````book/particles/mnist.ipynb````) links to it. Names are
   matched against the chapters' titles (the whole title, or the part before its colon);
-  a name that matches no chapter is a build warning, hence an error under ``-W``;
+  a name that matches no chapter is a build warning, hence an error under ``-W``. A scheme
+  class whose docstring names no chapter gets the chapter its module's docstring opens with;
 * every scheme class gets the table of its ``opt.diagnostics`` keys, rendered from
   :data:`savlib.schemes.diagnostics.DIAGNOSTICS` (the one place the keys are described);
+* ``.. savlib-summary:: MODULE``: a table of the module's public names (``__all__``), each
+  linked to its entry, with the first sentence of its docstring (constants: their ``#:``
+  comment). Autosummary's own table cut sentences at "eq." and showed ``dict``'s
+  docstring for constants;
 * a cross-reference to an object by another of its names (``savlib.schemes.sav.SAV``
   for ``savlib.schemes.SAV``, ``mse_residual`` inside ``savlib.schemes.ieq``'s
-  docstrings) resolves to the entry where the object is documented, by object identity.
+  docstrings) resolves to the entry where the object is documented, by object identity;
+* sphinx.ext.napoleon renders the "Args:" sections, except in constants' doc comments.
 """
 from __future__ import annotations
 
@@ -178,19 +184,31 @@ _UNDERLINE = re.compile(r"^\s*([-=~^\"'`#*+])\1+\s*$")
 def _process_docstring(app, what, name, obj, options, lines) -> None:
     if not name.startswith("savlib"):
         return
+    scheme = what == "class" and _is_scheme(obj) and name.rsplit(".", 1)[-1] == obj.__name__
+    if scheme and not _CHAPTER.search("\n".join(lines)):
+        # a scheme whose docstring names no chapter: the chapter(s) its module names
+        mod_doc = sys.modules[obj.__module__].__doc__ or ""
+        first = _CHAPTER.search(mod_doc)      # the module's opening "Book chapter ..."
+        names = re.findall(r'"([^"]+)"', first.group("names")) if first else []
+        if names:
+            names = list(dict.fromkeys(" ".join(n.split()) for n in names))
+            lines += ["", "Book " + ("chapters " if len(names) > 1 else "chapter ")
+                      + " and ".join(f'"{n}"' for n in names) + "."]
     text = _link_chapters(app, "\n".join(lines), name)
     lines[:] = text.split("\n")
     for i in range(len(lines) - 1):          # a linked title is longer: extend its underline
         m = _UNDERLINE.match(lines[i + 1])
         if m and lines[i].strip() and len(lines[i + 1].strip()) < len(lines[i].strip()):
             lines[i + 1] = lines[i + 1].rstrip()[:1] * len(lines[i].rstrip())
-    if what == "class":
-        from savlib.schemes.base import EnergyOptimizer
-        from savlib.schemes.diagnostics import DIAGNOSTICS
+    if scheme:
+        lines += _diagnostics_table(obj.__name__)
 
-        if isinstance(obj, type) and issubclass(obj, EnergyOptimizer) and obj.__name__ in DIAGNOSTICS \
-                and name.rsplit(".", 1)[-1] == obj.__name__:
-            lines += _diagnostics_table(obj.__name__)
+
+def _is_scheme(obj) -> bool:
+    from savlib.schemes.base import EnergyOptimizer
+    from savlib.schemes.diagnostics import DIAGNOSTICS
+
+    return isinstance(obj, type) and issubclass(obj, EnergyOptimizer) and obj.__name__ in DIAGNOSTICS
 
 
 # ------------------------------------------------- references by another name
