@@ -96,8 +96,8 @@ def _link_chapters(app, text: str, where: str) -> str:
 
 
 # ---------------------------------------------------------------- summary tables
-_ABBREV = re.compile(r"(\b(eqs?|Eqs?|Figs?|Algs?|Thms?|Prop|sec|Sec|App|Ex|Exp|Exps|e\.g|i\.e|vs|cf|"
-                     r"resp|approx|No)|\d)\.$")
+_ABBREV = re.compile(r"\b(eqs?|Eqs?|Figs?|Algs?|Thms?|Prop|sec|Sec|App|Ex|Exp|Exps|e\.g|i\.e|vs|cf|"
+                     r"resp|approx|No)\.$")
 
 
 def _first_sentence(doc: str) -> str:
