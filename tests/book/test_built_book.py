@@ -281,3 +281,24 @@ def test_every_scheme_entry_shows_its_diagnostics_table():
     for keys in DIAGNOSTICS.values():
         for key in keys:
             assert f'<span class="pre">{key}</span>' in page, key
+
+
+def test_api_reference_has_a_section_for_every_submodule():
+    """A new module in a savlib package (say ``savlib.experiments.new``) needs its own
+    ``automodule`` section on the package's API page."""
+    import importlib
+    import pkgutil
+
+    from sphinx.util.inventory import InventoryFile
+
+    with open(HTML / "objects.inv", "rb") as f:
+        modules = set(InventoryFile.load(f, "", lambda base, uri: uri).get("py:module", {}))
+    missing = []
+    for modname in API_MODULES:
+        mod = importlib.import_module(modname)
+        if modname == "savlib" or not hasattr(mod, "__path__"):
+            continue
+        for info in pkgutil.iter_modules(mod.__path__):
+            if not info.name.startswith("_") and f"{modname}.{info.name}" not in modules:
+                missing.append(f"{modname}.{info.name}")
+    assert missing == [], f"modules without a section in book/api/: {missing}"
