@@ -7,6 +7,7 @@ holds the time steppers (``savlib.schemes``), the mean-field particle discretisa
 """
 from __future__ import annotations
 
+#: the version of this savlib (the distribution's version, as ``pip show savlib`` reports it)
 __version__ = "0.1.0"
 
 from .config import generator, get_device, pick, quick, seed_everything, seed_offset, setup, shift_seed

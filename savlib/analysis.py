@@ -2,7 +2,7 @@
 
 Why the book needs this (part "PINNs", chapter "Stiffness of PINN losses"): explicit
 gradient descent is stable only for learning rates below ``2 / lambda_max`` of the
-Hessian (seed 001 sec. 1; :func:`savlib.gradflow.gd_stability_limit`), and seed 001
+Hessian (Li, Chen & Huang 2023 sec. 1; :func:`savlib.gradflow.gd_stability_limit`), and Li, Chen & Huang 2023
 Fig. 1 shows that a multi-scale solution raises ``lambda_max`` of a PINN loss by four
 orders of magnitude. This module measures that:
 
@@ -13,7 +13,7 @@ orders of magnitude. This module measures that:
   parameters;
 * :func:`lanczos` -- the extreme eigenvalues by the Lanczos iteration with full
   reorthogonalisation, for nets of any size (``m`` HVPs);
-* :func:`loss_decay` -- the quantity of seed 001 eqs. 10-11 (Appendix A, eqs. 24-26):
+* :func:`loss_decay` -- the quantity of Li, Chen & Huang 2023 eqs. 10-11 (Appendix A, eqs. 24-26):
   the loss change of one GD or IGD step written as ``lr |g|^2 (-1 +- lr R / 2)`` with
   the Rayleigh quotient ``R = sum_i lambda_i y_i^2`` of the Hessian in the gradient
   direction.
@@ -205,10 +205,10 @@ def lanczos(op, n: int | None = None, k: int = 1, *, which: str = "LA", tol: flo
     ``<= tol * max(|theta|)`` (checked every ``check_every`` steps) or ``max_steps``
     (default ``min(n, max(10 k + 40, 100))``) steps; in exact arithmetic ``n`` steps give
     the exact spectrum. When the Krylov space of the start vector is exhausted before ``k``
-Ritz values exist (an operator with fewer distinct eigenvalues than ``k``, such as
-``c I``), the iteration continues from a fresh random vector orthogonal to it, so repeated
-eigenvalues are returned with their multiplicity. Every new Lanczos vector is orthogonalised twice against all
-    previous ones (classical Gram-Schmidt, "twice is enough"), which removes the ghost
+    Ritz values exist (an operator with fewer distinct eigenvalues than ``k``, such as
+    ``c I``), the iteration continues from a fresh random vector orthogonal to it, so
+    repeated eigenvalues are returned with their multiplicity. Every new Lanczos vector is
+    orthogonalised twice against all previous ones (classical Gram-Schmidt, "twice is enough"), which removes the ghost
     copies of converged eigenvalues that plain Lanczos produces. The start vector is
     Gaussian from ``seed``. Cost: one operator application per step plus ``O(n m)``.
     """
@@ -315,7 +315,7 @@ def _block_adds(alpha, beta, block: int, steps: int, k: int, key) -> bool:
 # ----------------------------------------------------------------------------------
 def rayleigh_quotient(H, v: torch.Tensor) -> float:
     """``v^T H v / v^T v`` = ``sum_i lambda_i y_i^2`` with ``y = Q v / |v|`` the
-    normalised coordinates of ``v`` in the eigenbasis of ``H`` (seed 001 eqs. 10-11,
+    normalised coordinates of ``v`` in the eigenbasis of ``H`` (Li, Chen & Huang 2023 eqs. 10-11,
     eq. 25). ``H`` is a :class:`Hessian` or a symmetric tensor."""
     v = torch.as_tensor(v, dtype=torch.float64)
     nv = float(torch.dot(v, v))
@@ -333,7 +333,7 @@ def _lr(lr) -> float:
 
 
 def gd_loss_change(lr: float, grad_norm2: float, rayleigh: float) -> float:
-    """Seed 001 eq. 10: ``L(theta_{n+1}) - L(theta_n) = lr |g_n|^2 (-1 + lr R / 2)`` for a
+    """Li, Chen & Huang 2023 eq. 10: ``L(theta_{n+1}) - L(theta_n) = lr |g_n|^2 (-1 + lr R / 2)`` for a
     GD step, with ``R`` the Rayleigh quotient of the Hessian (at a mean-value point;
     exact for a quadratic) in the direction of ``g_n``. Negative iff ``lr < 2 / R``."""
     lr = _lr(lr)
@@ -341,7 +341,7 @@ def gd_loss_change(lr: float, grad_norm2: float, rayleigh: float) -> float:
 
 
 def igd_loss_change(lr: float, grad_norm2: float, rayleigh: float) -> float:
-    """Seed 001 eq. 11 (Appendix A, eq. 26 with the gradient at ``theta_{n+1}``, as in
+    """Li, Chen & Huang 2023 eq. 11 (Appendix A, eq. 26 with the gradient at ``theta_{n+1}``, as in
     eq. 11; eq. 26 misprints it as ``theta_n``): ``lr |g_{n+1}|^2 (-1 - lr R / 2)`` for an
     implicit (backward Euler) step; negative for every ``lr`` when ``R >= 0``."""
     lr = _lr(lr)
@@ -350,7 +350,7 @@ def igd_loss_change(lr: float, grad_norm2: float, rayleigh: float) -> float:
 
 @dataclass(frozen=True)
 class LossDecay:
-    """One step's loss change, predicted by seed 001 eq. 10 (GD) or 11 (IGD) with the
+    """One step's loss change, predicted by Li, Chen & Huang 2023 eq. 10 (GD) or 11 (IGD) with the
     Hessian at the expansion point, next to the change actually observed.
 
     ``factor`` is ``-1 + lr R/2`` (GD) or ``-1 - lr R/2`` (IGD); ``predicted`` =
@@ -374,12 +374,12 @@ def _shift(params: list[torch.Tensor], d: torch.Tensor) -> None:
 
 
 def loss_decay(loss_fn: Callable[[], torch.Tensor], params, lr: float, scheme: str = "gd") -> LossDecay:
-    """Evaluate seed 001 eqs. 10-11 at the current parameters.
+    """Evaluate Li, Chen & Huang 2023 eqs. 10-11 at the current parameters.
 
     * ``scheme="gd"``: the parameters are ``theta_n``; the step is
       ``theta_{n+1} = theta_n - lr g_n``; ``R`` uses the Hessian at ``theta_n``.
     * ``scheme="igd"``: the parameters are ``theta_{n+1}``, and ``theta_n`` is recovered
-      from the backward Euler relation ``theta_n = theta_{n+1} + lr g_{n+1}`` (seed 001
+      from the backward Euler relation ``theta_n = theta_{n+1} + lr g_{n+1}`` (Li, Chen & Huang 2023
       eq. 23), so no implicit equation is solved; ``R`` uses the Hessian at
       ``theta_{n+1}``, the expansion point of Appendix A, eq. 24.
 

@@ -44,10 +44,10 @@ def claims_table(rows: Sequence[Any], header: Sequence[str] | None = None):
 
     ``rows``: tuples of strings, one per claim, in the order of ``header`` (default
     ``("claim", "the paper", "what we measured")``, or with a fourth column ``"verdict"``),
-    or :class:`savlib.scorecard.Row` objects (shown as claim, measured, size, verdict).
+    or ``savlib.scorecard.Row`` objects (shown as claim, measured, size, verdict).
     The table is checked before it is drawn: every row has one cell per column, no cell is
     empty, a verdict column holds one of :data:`VERDICTS`, and no number is printed unrounded
-    (seven or more decimals, or a NumPy repr such as ``np.float64(0.5)``). A failed check
+    (seven or more decimals, or the repr of a NumPy scalar). A failed check
     raises :class:`savlib.errors.ConfigError`, so a chapter cannot render a malformed table.
     """
     from IPython.display import HTML

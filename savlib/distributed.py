@@ -6,8 +6,8 @@ per optimizer step, the few scalar reductions an energy-stable scheme needs on t
 gradient averaging that DistributedDataParallel (DDP) or FSDP already performs.
 
 Why the schemes need it. DDP averages gradients, but every rank's loss ``I`` is the loss
-of its own shard of the batch. The SAV variable ``r = sqrt(I + C)`` (seed 000 eq. 17), the
-exponential ``r = C exp(I)`` (seed 002 section 2.2.4) and IEQ's ``|q|^2`` all depend on the
+of its own shard of the batch. The SAV variable ``r = sqrt(I + C)`` (Ma, Mao & Shen 2024 eq. 17), the
+exponential ``r = C exp(I)`` (the gradient-flow report's section 2.2.4) and IEQ's ``|q|^2`` all depend on the
 loss, so a scheme fed the rank-local loss computes a different step size on every rank and
 the replicas drift apart; a scheme that branches on a local value (a NaN check, a
 relaxation, a restart) may take different branches on different ranks and the next

@@ -4,13 +4,13 @@ A quadratic loss ``L(theta) = 1/2 (theta - theta*)^T K (theta - theta*)`` with a
 symmetric positive semi-definite ``K`` is the model problem of the book's first
 chapter ("Training is a gradient flow"). Its gradient flow is linear, so one step of
 
-* gradient descent (explicit Euler, seed 001 eq. 3) multiplies the error by
+* gradient descent (explicit Euler, Li, Chen & Huang 2023 eq. 3) multiplies the error by
   ``I - lr K``, and
-* implicit gradient descent (backward Euler / the proximal point step, seed 001
+* implicit gradient descent (backward Euler / the proximal point step, Li, Chen & Huang 2023
   eqs. 4 and 12) multiplies it by ``(I + lr K)^{-1}``.
 
 In the eigenbasis of ``K`` each component of the loss therefore shrinks by exactly
-``(1 - lr k)^2`` (GD) or ``1 / (1 + lr k)^2`` (IGD) per step; the bounds of seed 001
+``(1 - lr k)^2`` (GD) or ``1 / (1 + lr k)^2`` (IGD) per step; the bounds of Li, Chen & Huang 2023
 eqs. 7-8 are the maxima of these factors over the eigenvalues ``k``. This module holds
 those formulas once; the chapter and the tests import them.
 """
@@ -39,14 +39,14 @@ def _as_lr(lr: float) -> float:
 
 def gd_factor(lr: float, k: torch.Tensor | float) -> torch.Tensor:
     """Per-step loss ratio of gradient descent on the mode with curvature ``k``:
-    ``(1 - lr k)^2`` (seed 001 eq. 7; its bound is the max over the modes)."""
+    ``(1 - lr k)^2`` (Li, Chen & Huang 2023 eq. 7; its bound is the max over the modes)."""
     k = torch.as_tensor(k, dtype=torch.float64)
     return (1.0 - _as_lr(lr) * k) ** 2
 
 
 def igd_factor(lr: float, k: torch.Tensor | float) -> torch.Tensor:
     """Per-step loss ratio of implicit gradient descent on the mode with curvature
-    ``k``: ``1 / (1 + lr k)^2`` (seed 001 eq. 8). Below 1 for every ``lr > 0``, ``k > 0``."""
+    ``k``: ``1 / (1 + lr k)^2`` (Li, Chen & Huang 2023 eq. 8). Below 1 for every ``lr > 0``, ``k > 0``."""
     k = torch.as_tensor(k, dtype=torch.float64)
     return 1.0 / (1.0 + _as_lr(lr) * k) ** 2
 
@@ -54,7 +54,7 @@ def igd_factor(lr: float, k: torch.Tensor | float) -> torch.Tensor:
 def gd_stability_limit(k_max: float) -> float:
     """Largest learning rate for which GD does not increase any mode: ``2 / k_max``.
 
-    Seed 001 states the condition as ``lr <= 1 / (2 max K)`` below eq. 7; solving
+    Li, Chen & Huang 2023 states the condition as ``lr <= 1 / (2 max K)`` below eq. 7; solving
     ``(1 - lr k)^2 <= 1`` gives ``lr <= 2 / k``, which is what this returns (the
     chapter shows both).
     """
@@ -68,7 +68,7 @@ def gd_stability_limit(k_max: float) -> float:
 class Quadratic:
     """``L(theta) = 1/2 (theta - theta_star)^T K (theta - theta_star)``.
 
-    ``K`` is either a 1-d tensor (a diagonal Hessian, as in seed 001 eqs. 7-8) or a
+    ``K`` is either a 1-d tensor (a diagonal Hessian, as in Li, Chen & Huang 2023 eqs. 7-8) or a
     symmetric positive semi-definite matrix. All arithmetic is float64.
     """
 
@@ -131,7 +131,7 @@ class Quadratic:
     def igd_step(self, theta: torch.Tensor, lr: float) -> torch.Tensor:
         """One exact implicit Euler step: the solution of
         ``theta' = theta - lr grad L(theta')``, i.e. the proximal point
-        ``argmin 1/2 |theta' - theta|^2 + lr L(theta')`` (seed 001 eq. 12), which for a
+        ``argmin 1/2 |theta' - theta|^2 + lr L(theta')`` (Li, Chen & Huang 2023 eq. 12), which for a
         quadratic is ``(I + lr K)^{-1} (theta + lr K theta_star)``."""
         lr = _as_lr(lr)
         theta = torch.as_tensor(theta, dtype=torch.float64)
@@ -142,17 +142,17 @@ class Quadratic:
         return torch.linalg.solve(A, rhs)
 
     def gd_bound(self, lr: float) -> float:
-        """Seed 001 eq. 7: ``max_k (1 - lr k)^2`` bounds ``L(theta_{n+1}) / L(theta_n)``."""
+        """Li, Chen & Huang 2023 eq. 7: ``max_k (1 - lr k)^2`` bounds ``L(theta_{n+1}) / L(theta_n)``."""
         return float(gd_factor(lr, self.eigenvalues).max())
 
     def igd_bound(self, lr: float) -> float:
-        """Seed 001 eq. 8: ``max_k 1 / (1 + lr k)^2`` bounds the IGD loss ratio."""
+        """Li, Chen & Huang 2023 eq. 8: ``max_k 1 / (1 + lr k)^2`` bounds the IGD loss ratio."""
         return float(igd_factor(lr, self.eigenvalues).max())
 
 
 def stiff_quadratic(K1: float = 1e-4, K2: float = 1e4,
                     theta_star: tuple[float, float] = (1.0, 1.0)) -> Quadratic:
-    """The stiff two-parameter quadratic of seed 001 section 2.2:
+    """The stiff two-parameter quadratic of Li, Chen & Huang 2023 section 2.2:
     ``L = K1/2 (theta_1 - theta_1*)^2 + K2/2 (theta_2 - theta_2*)^2``, defaults
     ``K1 = 1e-4``, ``K2 = 1e4`` as in the paper."""
     if not (K1 > 0 and K2 > 0):

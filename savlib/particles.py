@@ -1,9 +1,9 @@
 """The mean-field two-layer network: particle method (PM) and smoothed particle method (SPM).
 
-Seed 000 section 2.1 (Ma, Mao, Shen 2024, :cite:`ma2024sav`); book chapter
+Ma, Mao & Shen 2024 (:cite:`ma2024sav`), section 2.1; book chapter
 ``book/particles/mean_field.ipynb``.
 
-The network (seed 000, the display after eq. (4), and eq. (7)) is
+The network (Ma, Mao & Shen 2024, the display after eq. (4), and eq. (7)) is
 
     f(x) = (1/m) sum_k a_k sigma(w_k . [x; 1]),        theta_k = (a_k, w_k) in R^{1 + (D+1)},
 
@@ -13,7 +13,7 @@ atoms of the empirical measure (7); training moves them with the velocity of eq.
 
 Time scaling (the one place it is decided)
 ------------------------------------------
-Seed 000 uses two clocks without saying so:
+Ma, Mao & Shen 2024 uses two clocks without saying so:
 
 * eq. (8)-(9): the particle velocity ``d theta_k/dt = -E_x[(f - f*) d/dtheta_k(a_k sigma(.))]``
   (the first variation of ``I = E (f - f*)^2`` *per unit mass*), and
@@ -23,7 +23,7 @@ The ordinary gradient of ``I(theta) = E (f - f*)^2`` (eq. 2, the mean-squared er
 ``dI/dtheta_k = (2/m) E_x[(f - f*) d/dtheta_k(a_k sigma(.))]``, so the eq. (9) particle velocity
 is ``-(m/2) dI/dtheta_k``: gradient descent on the ordinary gradient with ``lr = 0.6`` and
 ``m = 1000`` would advance the flow (9) by only ``tau = 2 lr / m = 1.2e-3`` per step, and could
-never oscillate as seed 000 Fig. 1 shows Euler doing at ``lr = 0.6``.
+never oscillate as Ma, Mao & Shen 2024 Fig. 1 shows Euler doing at ``lr = 0.6``.
 
 **savlib's choice (``time_scale="particle"``, the default):** "PM-Euler with lr dt" is the
 forward Euler step of eq. (9), ``theta_k <- theta_k + dt v_k`` with ``v_k = -(m/2) dI/dtheta_k``,
@@ -38,13 +38,13 @@ times their step in ``phi``. ``time_scale="gd"`` keeps ``phi = theta`` (ordinary
 of size ``lr`` then advances eq. (9) by ``2 lr / m``, see :func:`mean_field_time`).
 The unit tests check both conventions against eq. (9) written out by hand.
 
-SPM (seed 000 section 2.1.2, eqs. 10-12, Algorithm 1)
-----------------------------------------------------
+SPM (Ma, Mao & Shen 2024 section 2.1.2, eqs. 10-12, Algorithm 1)
+-----------------------------------------------------------------
 Each step draws ``xi_1, ..., xi_J ~ N(0, I)``, evaluates the loss with all particles shifted
 by ``h xi_j`` and differentiates the average of the J losses. As Algorithm 1 is written,
 one ``xi_j`` is shared by all particles (``shared=True``, the default); ``shared=False``
 draws an independent shift per particle (the Monte Carlo reading of the mollified
-measure (10)). Deviation, documented: seed 000 writes ``xi in R^{D+1}`` with ``xi_2 in R^D``
+measure (10)). Deviation, documented: Ma, Mao & Shen 2024 writes ``xi in R^{D+1}`` with ``xi_2 in R^D``
 for ``omega`` although ``omega`` carries the bias after ``x -> [x; 1]``; savlib shifts the
 bias too, so ``xi in R^{out + D + 1}`` (``out = 1`` for a scalar network).
 """
@@ -78,7 +78,7 @@ _ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 
 def get_activation(activation: str | Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
     """Return the activation function: a name in ``relu, tanh, sigmoid, gelu, softplus, silu``
-    or any elementwise callable ``Tensor -> Tensor`` (seed 000 uses ReLU unless stated)."""
+    or any elementwise callable ``Tensor -> Tensor`` (Ma, Mao & Shen 2024 uses ReLU unless stated)."""
     if callable(activation):
         return activation
     if isinstance(activation, str) and activation.lower() in _ACTIVATIONS:
@@ -89,18 +89,23 @@ def get_activation(activation: str | Callable[[Tensor], Tensor]) -> Callable[[Te
 class MeanFieldNet(nn.Module):
     """PM: the mean-field two-layer network ``f(x) = (1/m) sum_k a_k sigma(w_k . [x; 1])``.
 
-    Seed 000 eq. (7) and the network above eq. (5); book chapter "The mean-field view".
+    Ma, Mao & Shen 2024 eq. (7) and the network above eq. (5); book chapter "The mean-field view".
 
     Parameters
     ----------
     in_features : D, the input dimension.
+
     m : number of particles (hidden neurons).
+
     out_features : ``None`` (default) for a scalar network returning shape ``(N,)``; an int
-        ``K`` makes ``a_k in R^K`` and the output ``(N, K)`` (classification, seed 000 Ex. 4).
+        ``K`` makes ``a_k in R^K`` and the output ``(N, K)`` (classification, Ma, Mao & Shen 2024 Ex. 4).
+
     activation : name or callable, see :func:`get_activation`.
+
     a_std, w_std : initial ``a_k ~ N(0, a_std^2)``, ``w_k ~ N(0, w_std^2 I_{D+1})``; the
         default ``w_std = 1/sqrt(D+1)`` keeps ``w_k . [x; 1]`` of order one for z-scored x.
-        Seed 000 does not state its initialisation.
+        Ma, Mao & Shen 2024 does not state its initialisation.
+
     generator : optional ``torch.Generator`` for the initial particles.
 
     time_scale : ``"particle"`` (default; an optimizer's ``lr`` is the time step of the particle
@@ -176,7 +181,7 @@ class MeanFieldNet(nn.Module):
 
 
 class SmoothedParticleNet(nn.Module):
-    """SPM: seed 000 section 2.1.2, eqs. (10)-(12), Algorithm 1 (J Gaussian shifts of size h).
+    """SPM: Ma, Mao & Shen 2024 section 2.1.2, eqs. (10)-(12), Algorithm 1 (J Gaussian shifts of size h).
 
     Wraps a :class:`MeanFieldNet` (the particles are *its* parameters, so an optimizer built
     on ``spm.parameters()`` moves the same ``a``, ``w``). The training objective is
@@ -267,7 +272,7 @@ class SmoothedParticleNet(nn.Module):
 
 
 def mean_field_time(lr: float, steps: int, m: int, time_scale: str = "particle") -> float:
-    """Time of the particle ODE (seed 000 eq. 9) reached by ``steps`` Euler/GD steps of size
+    """Time of the particle ODE (Ma, Mao & Shen 2024 eq. 9) reached by ``steps`` Euler/GD steps of size
     ``lr`` on the MSE of a :class:`MeanFieldNet` with m particles: ``lr * steps`` with
     ``time_scale="particle"``, ``2 lr steps / m`` with ``"gd"`` (see the module docstring)."""
     if not isinstance(m, int) or m < 1:

@@ -5,7 +5,7 @@ One loop for torch's optimizers and every savlib scheme: each step is
 gradients, compute the loss, ``backward()`` only if ``torch.is_grad_enabled()``, return the
 loss), so schemes that re-evaluate the loss under ``torch.no_grad()`` (relaxed SAV) or call it
 many times (implicit SGD) work unchanged. IEQ, whose closure must return the residual
-*vector*, gets one built from ``residual_fn`` (seed 002 section 2.2.5).
+*vector*, gets one built from ``residual_fn`` (the gradient-flow report's section 2.2.5).
 
 Used by the experiments (``python -m savlib.experiments``) and the book chapters of part
 "Particles" (``book/particles/*.ipynb``).
@@ -261,29 +261,39 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data, loss_fn=
     ----------
     data : a :class:`savlib.problems.Split` (its ``loss_fn`` and ``metrics`` are the defaults)
         or a tuple ``(x_train, y_train, x_test, y_test)``.
+
     loss_fn : ``(pred, y) -> 0-d tensor``; default ``data.loss_fn``. A model with a
         ``training_loss(loss_fn, x, y)`` method (the SPM of :mod:`savlib.particles`) trains on
         that objective, and its ``begin_step()`` is called once before every optimizer step.
+
     epochs / steps : how long (exactly one of them). An epoch is one pass over the training
         set in mini-batches of ``batch_size`` (``None`` = full batch, one step per epoch);
         ``steps`` counts optimizer steps (history still logged per epoch, last epoch partial).
+
     seed : seeds the mini-batch sampler (the model and optimizer are seeded by the caller,
         e.g. with :func:`savlib.seed_everything`).
+
     device : where to train (default: the model's device, see :func:`savlib.get_device`);
         the data are moved there.
+
     blowup : stop when a batch loss is not finite or exceeds ``blowup`` times the initial
         training loss (``None``: only NaN/inf). Recorded in ``History.divergence``.
+
     eval_every : evaluate train/test every so many epochs (and always at the end).
+
     residual_fn : for IEQ-type optimizers whose closure returns the residual vector
         (chosen automatically for IEQ with the MSE loss).
+
     check_every : steps between divergence checks (each check is one host sync; default 1 on
         CPU, 50 elsewhere).
+
     checkpoint, checkpoint_every, resume : save every ``checkpoint_every`` epochs to
         ``checkpoint`` (atomically; see :func:`save_checkpoint`); with ``resume=True`` an
         existing checkpoint is loaded and the run continues where it stopped (same batches,
         same results; ``History.config["resumed_from"]`` says from where). The checkpoint only
         ever holds a finite state: a run that diverges leaves the last good one in place and
         writes its diverged state to ``checkpoint + ".diverged"``.
+
     process_group : train on the ranks of this ``torch.distributed`` group (``"default"`` for
         the default group; ``None``: the ambient group of
         :func:`savlib.distributed.default_group`, else one process). See the module docstring.

@@ -17,7 +17,8 @@ import torch
 
 MODULES = ["savlib", "savlib.schemes", "savlib.particles", "savlib.problems", "savlib.train",
            "savlib.analysis", "savlib.distributed", "savlib.meanfield", "savlib.experiments",
-           "savlib.scorecard", "savlib.book", "savlib.errors", "savlib.gradflow"]
+           "savlib.scorecard", "savlib.book", "savlib.errors", "savlib.gradflow",
+           "savlib.schemes.diagnostics"]
 
 
 def main() -> int:

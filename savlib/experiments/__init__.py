@@ -12,14 +12,14 @@ keyword of the experiment function, e.g. a reduced grid.
 
 Experiments (see each function's docstring for the paper's parameters and any deviation):
 
-* ``isgd_mnist_grid``  -- seed 001 Appendix C.2, Table 2 (:mod:`.mnist`);
-* ``gradflow2024_mnist`` -- seed 002 Experiment 4 and Table 3.7 (:mod:`.mnist`);
-* ``ma2024_fig1``      -- seed 000 Fig. 1 (full-batch PM/SPM, Euler vs SAV vs RelSAV, lr 0.6);
-* ``ma2024_fig2_7``    -- seed 000 Figs. 2 and 7 (PM vs SPM gap, Examples 1-2);
-* ``ma2024_fig3_4``    -- seed 000 Figs. 3-4 (Example 1, fixed and adaptive learning rates);
-* ``ma2024_fig5_6``    -- seed 000 Figs. 5-6 (lambda sweep and 1 - q);
-* ``ma2024_fig10``     -- seed 000 Fig. 10 (Example 3 with Adagrad and RMSprop baselines);
-* ``gradflow2024_regression`` -- seed 002 Experiments 1-3 and Table 3.6 (:mod:`.regression`).
+* ``isgd_mnist_grid``  -- Li, Chen & Huang 2023 Appendix C.2, Table 2 (:mod:`.mnist`);
+* ``gradflow2024_mnist`` -- the gradient-flow report's Experiment 4 and Table 3.7 (:mod:`.mnist`);
+* ``ma2024_fig1``      -- Ma, Mao & Shen 2024 Fig. 1 (full-batch PM/SPM, Euler vs SAV vs RelSAV, lr 0.6);
+* ``ma2024_fig2_7``    -- Ma, Mao & Shen 2024 Figs. 2 and 7 (PM vs SPM gap, Examples 1-2);
+* ``ma2024_fig3_4``    -- Ma, Mao & Shen 2024 Figs. 3-4 (Example 1, fixed and adaptive learning rates);
+* ``ma2024_fig5_6``    -- Ma, Mao & Shen 2024 Figs. 5-6 (lambda sweep and 1 - q);
+* ``ma2024_fig10``     -- Ma, Mao & Shen 2024 Fig. 10 (Example 3 with Adagrad and RMSprop baselines);
+* ``gradflow2024_regression`` -- the gradient-flow report's Experiments 1-3 and Table 3.6 (:mod:`.regression`).
 """
 from __future__ import annotations
 
@@ -70,28 +70,30 @@ __all__ = ["EXPERIMENTS", "Experiment", "run", "register", "list_experiments", "
            "make_scheme_002", "gradflow_mlp", "plot_grid", "plot_runs", "plot_mnist_runs", "tied_inner_lr",
            "RESULTS_DIR", "load_result"]
 
+#: every experiment ``python -m savlib.experiments NAME`` runs, by name
 EXPERIMENTS: dict[str, Experiment] = {
-    "isgd_mnist_grid": Experiment("isgd_mnist_grid", "seed 001 Table 2: MNIST lr x batch grid, SGD/Adam/ISGD",
+    "isgd_mnist_grid": Experiment("isgd_mnist_grid", "Li, Chen & Huang 2023 Table 2: MNIST lr x batch grid, SGD/Adam/ISGD",
                                   isgd_mnist_grid, plot_grid),
-    "gradflow2024_mnist": Experiment("gradflow2024_mnist", "seed 002 Exp. 4 + Table 3.7: MNIST, SGD/SAV/ExpSAV/IEQ",
+    "gradflow2024_mnist": Experiment("gradflow2024_mnist", "the gradient-flow report's Exp. 4 + Table 3.7: MNIST, SGD/SAV/ExpSAV/IEQ",
                                      gradflow2024_mnist, plot_mnist_runs),
-    "ma2024_fig1": Experiment("ma2024_fig1", "seed 000 Fig. 1: full-batch PM/SPM, Euler vs SAV vs RelSAV at lr 0.6",
+    "ma2024_fig1": Experiment("ma2024_fig1", "Ma, Mao & Shen 2024 Fig. 1: full-batch PM/SPM, Euler vs SAV vs RelSAV at lr 0.6",
                               ma2024_fig1, plot_runs),
-    "ma2024_fig2_7": Experiment("ma2024_fig2_7", "seed 000 Figs. 2, 7: PM vs SPM gap (Examples 1-2)",
+    "ma2024_fig2_7": Experiment("ma2024_fig2_7", "Ma, Mao & Shen 2024 Figs. 2, 7: PM vs SPM gap (Examples 1-2)",
                                 ma2024_fig2_7, plot_runs),
-    "ma2024_fig3_4": Experiment("ma2024_fig3_4", "seed 000 Figs. 3-4: Example 1, fixed and adaptive lr",
+    "ma2024_fig3_4": Experiment("ma2024_fig3_4", "Ma, Mao & Shen 2024 Figs. 3-4: Example 1, fixed and adaptive lr",
                                 ma2024_fig3_4, plot_runs),
-    "ma2024_fig5_6": Experiment("ma2024_fig5_6", "seed 000 Figs. 5-6: lambda sweep and 1 - q",
+    "ma2024_fig5_6": Experiment("ma2024_fig5_6", "Ma, Mao & Shen 2024 Figs. 5-6: lambda sweep and 1 - q",
                                 ma2024_fig5_6, plot_runs),
-    "ma2024_fig10": Experiment("ma2024_fig10", "seed 000 Fig. 10: Example 3, RelSAV vs Euler/Adam/Adagrad/RMSprop",
+    "ma2024_fig10": Experiment("ma2024_fig10", "Ma, Mao & Shen 2024 Fig. 10: Example 3, RelSAV vs Euler/Adam/Adagrad/RMSprop",
                                ma2024_fig10, plot_runs),
     "gradflow2024_regression": Experiment("gradflow2024_regression",
-                                          "seed 002 Exps. 1-3 + Table 3.6: SGD/Adam/SAV/ExpSAV/IEQ",
+                                          "the gradient-flow report's Exps. 1-3 + Table 3.6: SGD/Adam/SAV/ExpSAV/IEQ",
                                           gradflow2024_regression, plot_runs),
 }
 
 
 def list_experiments() -> list[tuple[str, str]]:
+    """``(name, one-line summary)`` of every registered experiment (``--list``)."""
     return [(e.name, e.summary) for e in EXPERIMENTS.values()]
 
 

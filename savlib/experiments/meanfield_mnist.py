@@ -1,4 +1,4 @@
-"""``meanfield_mnist``: seed 004's mean-field residual network trained on MNIST (book chapter
+"""``meanfield_mnist``: Liu & Markowich 2020's mean-field residual network trained on MNIST (book chapter
 ``book/meanfield/mnist.ipynb``).
 
 ``python -m savlib.experiments meanfield_mnist --full --threads 1 --out benchmarks/results`` runs
@@ -20,11 +20,11 @@ __all__ = ["EXPERIMENT", "meanfield_mnist"]
 
 def meanfield_mnist(size: str = "quick", device=None, progress: bool = False, *, seed: int = 0,
                     ctx=None, **kw) -> dict[str, Any]:
-    """Seed 004, sections 2.3-2.4 and 5.1 on MNIST; see
+    """Liu & Markowich 2020, sections 2.3-2.4 and 5.1 on MNIST; see
     :func:`savlib.meanfield.mnist.mnist_experiment` for the parameters."""
     return mnist_experiment(size, device=device, progress=progress, seed=seed, ctx=ctx, **kw)
 
 
 EXPERIMENT = Experiment("meanfield_mnist",
-                        "seed 004: mean-field ResNet on MNIST, adjoint+A-RelSAV / PAM vs torch autograd",
+                        "Liu & Markowich 2020: mean-field ResNet on MNIST, adjoint+A-RelSAV / PAM vs torch autograd",
                         meanfield_mnist, plot_mnist)

@@ -1,4 +1,4 @@
-"""MNIST experiments: seed 001 Appendix C.2 (Table 2) and seed 002 Experiment 4 (Table 3.7).
+"""MNIST experiments: Li, Chen & Huang 2023 Appendix C.2 (Table 2) and the gradient-flow report's Experiment 4 (Table 3.7).
 
 Book chapter ``book/particles/mnist.ipynb``; run with ``python -m savlib.experiments NAME``.
 """
@@ -20,7 +20,7 @@ __all__ = ["PAPER_TABLE2", "TABLE2_LRS", "TABLE2_BATCHES", "tied_inner_lr", "isg
            "ce_sqrt_residual", "plot_mnist_runs", "GRADFLOW_MNIST_VARIANTS", "FRESH",
            "isgd_grid_stored"]
 
-#: seed 001 Appendix C.2, Table 2: test accuracy after 10 epochs (100 for the full batch).
+#: Li, Chen & Huang 2023 Appendix C.2, Table 2: test accuracy after 10 epochs (100 for the full batch).
 PAPER_TABLE2: dict[str, dict[str, list[float]]] = {
     "SGD": {"32": [0.907, 0.950, 0.978, 0.936, 0.217, 0.096], "128": [0.857, 0.926, 0.967, 0.973, 0.101, 0.089],
             "512": [0.665, 0.894, 0.942, 0.975, 0.219, 0.114], "full": [0.131, 0.666, 0.886, 0.945, 0.242, 0.012]},
@@ -29,7 +29,9 @@ PAPER_TABLE2: dict[str, dict[str, list[float]]] = {
     "ISGD": {"32": [0.903, 0.950, 0.975, 0.978, 0.973, 0.971], "128": [0.853, 0.924, 0.968, 0.978, 0.977, 0.967],
              "512": [0.691, 0.895, 0.943, 0.975, 0.976, 0.969], "full": [0.141, 0.626, 0.887, 0.941, 0.952, 0.976]},
 }
+#: the learning rates of Li, Chen & Huang 2023's Table 2 (its columns)
 TABLE2_LRS = [0.001, 0.01, 0.1, 1.0, 2.0, 10.0]
+#: the batch sizes of Li, Chen & Huang 2023's Table 2 (its rows; "full" = the whole set)
 TABLE2_BATCHES = ["32", "128", "512", "full"]
 
 
@@ -38,11 +40,11 @@ def tied_inner_lr(lr: float, cap: float = 1e-3, ratio: float = 1e-2) -> float:
     (default ``min(1e-3, lr / 100)``).
 
     Why tie it: Adam's first inner step moves every coordinate by about ``gamma`` whatever the
-    gradient, while the exact proximal step (seed 001 eq. 12) moves it by about
+    gradient, while the exact proximal step (Li, Chen & Huang 2023 eq. 12) moves it by about
     ``lr |dL/dtheta_i|``. With a fixed ``gamma = 1e-3`` and a small outer ``lr`` the inner
     solver overshoots the proximal minimiser by orders of magnitude and training falls apart
     (measured on MNIST, lr 1e-3, b 128: the loss rises from 2.3 to 5.9 in 400 steps, while
-    ``gamma = 1e-5`` tracks SGD). Seed 001 does not state its MNIST inner settings.
+    ``gamma = 1e-5`` tracks SGD). Li, Chen & Huang 2023 does not state its MNIST inner settings.
     """
     if not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
@@ -51,10 +53,10 @@ def tied_inner_lr(lr: float, cap: float = 1e-3, ratio: float = 1e-2) -> float:
 
 def mnist_mlp(seed: int = 0, device=None, hidden: int = 128, *, output_bias: bool = True,
               softmax_output: bool = False) -> torch.nn.Module:
-    """Seed 001 App. C.2: the 784-128-10 ReLU network (softmax inside the cross-entropy),
+    """Li, Chen & Huang 2023 App. C.2: the 784-128-10 ReLU network (softmax inside the cross-entropy),
     torch's default initialisation drawn from ``seed``. ``output_bias=False`` drops the 10
-    output biases (seed 002's parameter count); ``softmax_output=True`` ends the network with
-    a softmax, so that a cross-entropy applies a second one (seed 002's released code)."""
+    output biases (the gradient-flow report's parameter count); ``softmax_output=True`` ends the network with
+    a softmax, so that a cross-entropy applies a second one (the gradient-flow report's released code)."""
     seed_everything(seed)
     layers = [torch.nn.Linear(784, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 10, bias=output_bias)]
     if softmax_output:
@@ -80,7 +82,7 @@ def isgd_mnist_grid(size: str = "quick", device=None, progress: bool = False, *,
                     optimizers=("SGD", "Adam", "ISGD"), lrs=None, batches=None,
                     epochs: int | None = None, full_batch_epochs: int | None = None,
                     n_train: int | None = None, n_test: int | None = None, ctx=None) -> dict[str, Any]:
-    """Seed 001 Appendix C.2, Table 2: MNIST, 784-128-10 ReLU network, softmax cross-entropy,
+    """Li, Chen & Huang 2023 Appendix C.2, Table 2: MNIST, 784-128-10 ReLU network, softmax cross-entropy,
     SGD / Adam / ISGD over lr {0.001, 0.01, 0.1, 1, 2, 10} x batch {32, 128, 512, full};
     10 epochs (100 for the full batch); final test accuracy.
 
@@ -96,9 +98,9 @@ def isgd_mnist_grid(size: str = "quick", device=None, progress: bool = False, *,
     seed draws its own initial network and batch order (the data are the same).
 
     ISGD is :class:`savlib.schemes.ISGD` with ``isgd_inner_steps`` inner Adam steps (K1 = 3) at
-    rate ``isgd_inner_lr`` (default 1e-3, Adam's default, as seed 001 says "Adam with default
+    rate ``isgd_inner_lr`` (default 1e-3, Adam's default, as Li, Chen & Huang 2023 says "Adam with default
     settings"; ``"tied"`` is :func:`tied_inner_lr`, ``gamma = min(1e-3, lr/100)``) and inner
-    state ``isgd_inner_state``. Seed 001 does not say whether its inner Adam starts afresh at
+    state ``isgd_inner_state``. Li, Chen & Huang 2023 does not say whether its inner Adam starts afresh at
     every outer step. ``"carry"`` (default) keeps one inner Adam whose moments run on across
     outer steps while the proximal anchor moves to ``theta_n``.
 
@@ -303,7 +305,7 @@ def table2_summary(res: dict[str, Any]) -> dict[str, Any]:
 
 
 def plot_grid(res: dict[str, Any], path: Path | None = None):
-    """Heat maps of the measured grid (top) and seed 001 Table 2 (bottom); saved to ``path``
+    """Heat maps of the measured grid (top) and Li, Chen & Huang 2023 Table 2 (bottom); saved to ``path``
     (and closed) when given, else the figure is returned. Cells not (yet) measured are blank."""
     import matplotlib.pyplot as plt
 
@@ -340,10 +342,10 @@ def plot_grid(res: dict[str, Any], path: Path | None = None):
     return finish(fig, path)
 
 
-# ============================================================================ seed 002 Experiment 4
-#: seed 002 Table 3.7: epochs to 90% test accuracy (MNIST, Experiment 4).
+# ============================================================================ the gradient-flow report's Experiment 4
+#: The gradient-flow report's Table 3.7: epochs to 90% test accuracy (MNIST, Experiment 4).
 PAPER_TABLE37 = {"IEQ (Adaptive)": "~20", "ExpSAV": "~25", "IEQ (Full Jacobian)": "~30", "SAV": "~30", "SGD": "~50"}
-#: seed 002 Experiment 4 parameter table (lr, C, lambda); batch 256, 50 epochs (full-Jacobian IEQ: 10).
+#: The gradient-flow report's Experiment 4 parameter table (lr, C, lambda); batch 256, 50 epochs (full-Jacobian IEQ: 10).
 GRADFLOW_MNIST_PARAMS = {"SGD": (0.1, None, None), "SAV": (0.1, 100.0, 4.0), "ExpSAV": (0.1, 1.0, 1e-6),
                          "IEQ (Full Jacobian)": (0.1, None, None), "IEQ (Adaptive)": (0.1, None, None)}
 
@@ -364,7 +366,7 @@ def gradflow2024_mnist(size: str = "quick", device=None, progress: bool = False,
                        seeds=None, epochs: int | None = None, full_jacobian_epochs: int | None = None,
                        n_train: int | None = None, n_test: int | None = None,
                        algorithms=None, variants=None, ctx=None) -> dict[str, Any]:
-    """Seed 002 Experiment 4 and Table 3.7, the report's setup as its text states it: MNIST
+    """The gradient-flow report's Experiment 4 and Table 3.7, the report's setup as its text states it: MNIST
     subsample 8000/2000 (``torch.randperm``, pixels /255), 784-100-10 ReLU network with a
     softmax output and the cross-entropy loss, batch 256, 50 epochs, lr 0.1 for SGD, SAV
     (C = 100, lambda = 4), ExpSAV (C = 1, lambda = 1e-6), full-Jacobian IEQ (10 epochs, "the
@@ -374,7 +376,7 @@ def gradflow2024_mnist(size: str = "quick", device=None, progress: bool = False,
     own subsample, initial network and batch order. The network has the report's
     ``(784 + 1) x 100 + 100 x 10 = 79,500`` parameters (no output bias).
 
-    Readings of the report: "SAV" is :class:`savlib.schemes.ResSAV` (002's SAV update
+    Readings of the report: "SAV" is :class:`savlib.schemes.ResSAV` (the report's SAV update
     ``w += (r_{n+1}/r_n) w*`` is the restart form, see
     :func:`savlib.experiments.regression.make_scheme_002`); the report does not define the IEQ
     variable for the cross-entropy, savlib's is :func:`ce_sqrt_residual`

@@ -1,13 +1,13 @@
-"""Regression experiments: seed 000 Examples 1-3 (Figs. 1-10) and seed 002 Experiments 1-3.
+"""Regression experiments: Ma, Mao & Shen 2024 Examples 1-3 (Figs. 1-10) and the gradient-flow report's Experiments 1-3.
 
 Book chapters ``book/particles/regression.ipynb`` (and ``mean_field.ipynb`` for the PM/SPM
 gap); run with ``python -m savlib.experiments NAME [--quick|--full]``.
 
-Conventions for all seed 000 experiments (see :mod:`savlib.particles` and PAPER-NOTES):
+Conventions for all Ma, Mao & Shen 2024 experiments (see :mod:`savlib.particles`):
 the mean-field network with ``time_scale="particle"`` (``lr`` is the time step of the
-particle ODE, seed 000 eq. 9), MSE as the training loss and the relative error reported,
-inputs z-scored over the pool, 80/20 split. Seed 000 never gives epoch counts; each
-function states the ones it uses. Seed 002 uses an ordinary one-hidden-layer ReLU network
+particle ODE, Ma, Mao & Shen 2024 eq. 9), MSE as the training loss and the relative error reported,
+inputs z-scored over the pool, 80/20 split. Ma, Mao & Shen 2024 never gives epoch counts; each
+function states the ones it uses. The gradient-flow report uses an ordinary one-hidden-layer ReLU network
 (:func:`gradflow_mlp`) trained on the MSE, by default in the setup of the authors' released
 generator (raw inputs, ``c ~ N(0, 1)``, IEQ on ``q = f(w) - y``; :data:`GRADFLOW_LITERAL`), with
 the project's earlier choices as named variants (:data:`GRADFLOW_VARIANTS`).
@@ -38,13 +38,13 @@ __all__ = ["make_scheme", "count_increases", "epochs_to", "ma2024_fig1", "ma2024
 
 def count_increases(values: list[float], rtol: float = 1e-7) -> int:
     """Number of steps at which a loss sequence goes up (relative tolerance ``rtol`` for
-    round-off); the monotonicity measure of seed 000 Fig. 1."""
+    round-off); the monotonicity measure of Ma, Mao & Shen 2024 Fig. 1."""
     return sum(1 for a, b in zip(values, values[1:]) if not (b <= a * (1 + rtol)))
 
 
 def epochs_to(h: History, key: str, level: float, *, above: bool = False) -> int | None:
     """First logged epoch at which ``h.series(key)`` is below ``level`` (``above=True``: at or
-    above it), or ``None`` if never (seed 002 Tables 3.6-3.7: epochs to test loss < 1e-4 /
+    above it), or ``None`` if never (the gradient-flow report's Tables 3.6-3.7: epochs to test loss < 1e-4 /
     90% accuracy). Needs the history logged every epoch."""
     for e, v in zip(h.epoch, h.series(key)):
         if math.isfinite(v) and ((v >= level) if above else (v < level)):
@@ -74,7 +74,7 @@ def _mf_model(D: int, m: int, spm: bool, seed: int, device, J: int = 10, h: floa
 
 
 def make_scheme(name: str, params, lr: float, C: float, lam: float):
-    """Seed 000's schemes by the paper's names: Euler (= SGD), SAV, ResSAV, RelSAV (Algs. 2-4),
+    """Ma, Mao & Shen 2024's schemes by the paper's names: Euler (= SGD), SAV, ResSAV, RelSAV (Algs. 2-4),
     the adaptive A-Euler (= Adam), A-SAV, A-ResSAV, A-RelSAV (Alg. 5), with ``L = lam * Id``,
     and the baselines of Figs. 10 and 12, Adagrad and RMSprop (torch's, at ``lr``)."""
     from ..schemes import RelSAV, ResSAV, SAV
@@ -123,10 +123,10 @@ def _stats(values: list[float]) -> dict[str, Any]:
             "n_nonfinite": len(values) - len(ok)}
 
 
-# ============================================================================ seed 000 Fig. 1
+# ============================================================================ Ma, Mao & Shen 2024 Fig. 1
 def ma2024_fig1(size: str = "quick", device=None, progress: bool = False, *, seed: int = 0, seeds=None,
                 steps: int | None = None, M: int | None = None, m: int | None = None, ctx=None) -> dict[str, Any]:
-    """Seed 000 Fig. 1: Example 1 (eq. 25), D = 20, full batch, C = 1, lambda = 10, Euler / SAV /
+    """Ma, Mao & Shen 2024 Fig. 1: Example 1 (eq. 25), D = 20, full batch, C = 1, lambda = 10, Euler / SAV /
     RelSAV, as PM and SPM (h = 1e-4, J = 10). Claim: SAV and RelSAV train losses decay
     monotonically at lr 0.6, Euler's oscillates.
 
@@ -175,7 +175,7 @@ def ma2024_fig1(size: str = "quick", device=None, progress: bool = False, *, see
     return {"size": size, "device": str(dev), "params": cfg, "runs": runs, "summary": summary}
 
 
-# ============================================================================ seed 000 Figs. 2, 7
+# ============================================================================ Ma, Mao & Shen 2024 Figs. 2, 7
 def _gap_summary(gaps: list[float]) -> dict[str, Any]:
     """Mean PM-vs-SPM gap over the seeds where both runs stayed finite (``nan`` if none did),
     how many of those favour SPM, and how many seeds were left out because a run diverged."""
@@ -187,7 +187,7 @@ def _gap_summary(gaps: list[float]) -> dict[str, Any]:
 
 def ma2024_fig2_7(size: str = "quick", device=None, progress: bool = False, *, seed: int = 0,
                   seeds=None, epochs: int | None = None, M: int | None = None, ctx=None) -> dict[str, Any]:
-    """Seed 000 Figs. 2 and 7: PM against SPM (J = 10, h = 1e-4), batch l = 64.
+    """Ma, Mao & Shen 2024 Figs. 2 and 7: PM against SPM (J = 10, h = 1e-4), batch l = 64.
 
     * Fig. 2: Example 1, D = 40, M = 10^4, m = 1000, lr = 0.2, C = 1, lambda = 4 (the caption's
       lambda is garbled, "0. c"; the text says 4);
@@ -197,7 +197,7 @@ def ma2024_fig2_7(size: str = "quick", device=None, progress: bool = False, *, s
     on the same batches; repeated over ``seeds`` (data, initialisation and batches all change
     with the seed). Reported: the relative gap ``(PM - SPM) / PM`` of the final test loss
     (positive = SPM better; ``nan`` when either run diverged), its mean over the seeds where both
-    stayed finite, how many of those favour SPM and how many diverged (``summary``). Seed 000
+    stayed finite, how many of those favour SPM and how many diverged (``summary``). Ma, Mao & Shen 2024
     claims SPM is "slightly better". Epochs are not given: full size is the paper's M and m,
     5 epochs (625 steps), 3 seeds; quick M = 1000, m = 100 (Fig. 2) / 50 (Fig. 7), 6 epochs,
     2 seeds.
@@ -236,11 +236,11 @@ def ma2024_fig2_7(size: str = "quick", device=None, progress: bool = False, *, s
     return {"size": size, "device": str(dev), "params": cfg, "runs": runs, "gaps": gaps, "summary": summary}
 
 
-# ============================================================================ seed 000 Figs. 3-4
+# ============================================================================ Ma, Mao & Shen 2024 Figs. 3-4
 def ma2024_fig3_4(size: str = "quick", device=None, progress: bool = False, *, seed: int = 0, seeds=None,
                   epochs: int | None = None, M: int | None = None, m: int | None = None, J: int | None = None,
                   ctx=None) -> dict[str, Any]:
-    """Seed 000 Figs. 3-4: Example 1, D = 40, l = 256, C = 100, lambda = 4, SPM (h = 1e-4).
+    """Ma, Mao & Shen 2024 Figs. 3-4: Example 1, D = 40, l = 256, C = 100, lambda = 4, SPM (h = 1e-4).
 
     Fig. 3 (fixed lr 0.5 and 1): Euler, SAV, ResSAV, RelSAV, with Euler (SGD) at lr 0.01 as
     baseline. Fig. 4 (adaptive, lr 0.01 and 1): A-Euler (= Adam), A-SAV, A-ResSAV, A-RelSAV, with
@@ -283,11 +283,11 @@ def ma2024_fig3_4(size: str = "quick", device=None, progress: bool = False, *, s
     return {"size": size, "device": str(dev), "params": cfg, "runs": runs, "summary": summary}
 
 
-# ============================================================================ seed 000 Figs. 5-6
+# ============================================================================ Ma, Mao & Shen 2024 Figs. 5-6
 def ma2024_fig5_6(size: str = "quick", device=None, progress: bool = False, *, seed: int = 0, seeds=None,
                   C: float = 100.0, epochs: int | None = None, M: int | None = None,
                   m: int | None = None, J: int | None = None, ctx=None) -> dict[str, Any]:
-    """Seed 000 Figs. 5-6: Example 1, D = 40, l = 256, lr = 0.5, SPM (h = 1e-4).
+    """Ma, Mao & Shen 2024 Figs. 5-6: Example 1, D = 40, l = 256, lr = 0.5, SPM (h = 1e-4).
 
     Fig. 5: SAV (and ResSAV, RelSAV) with lambda in {0, 1, 4, 10}, C = 100. Claims: lambda = 4
     is best for vanilla SAV; lambda hardly matters for ResSAV and RelSAV.
@@ -347,17 +347,17 @@ def ma2024_fig5_6(size: str = "quick", device=None, progress: bool = False, *, s
     return {"size": size, "device": str(dev), "params": cfg, "runs": runs, "summary": summary}
 
 
-# ============================================================================ seed 000 Fig. 10
+# ============================================================================ Ma, Mao & Shen 2024 Fig. 10
 def ma2024_fig10(size: str = "quick", device=None, progress: bool = False, *, seed: int = 0, seeds=None,
                  dims=None, epochs: int | None = None, M: int | None = None,
                  m: int | None = None, J: int | None = None, ctx=None) -> dict[str, Any]:
-    """Seed 000 Fig. 10: Example 3 (eq. 27, ``exp(-10 |x|_2)``, x ~ N(0, 0.2^2 I)), l = 256,
+    """Ma, Mao & Shen 2024 Fig. 10: Example 3 (eq. 27, ``exp(-10 |x|_2)``, x ~ N(0, 0.2^2 I)), l = 256,
     C = 100, lambda = 4, SPM with h = 1e-6.
 
     SPM-Euler and SPM-RelSAV at lr 1, their adaptive forms A-Euler (= Adam) and A-RelSAV at
     lr 1, and the baselines Adam, Adagrad and RMSprop at their default 1e-3. Claims: RelSAV is
     more stable than Euler (fixed and adaptive lr 1); A-RelSAV converges faster and more
-    accurately than Adam at 1e-3. Seed 000 does not give D for Example 3: with D = 40 as in
+    accurately than Adam at 1e-3. Ma, Mao & Shen 2024 does not give D for Example 3: with D = 40 as in
     Examples 1-2, ``|x|_2 ~ 0.2 sqrt(40) ~ 1.3`` and the target is about ``e^{-13}`` on almost
     every sample, so the zero function is already a near-perfect fit in MSE and the relative
     error divides by near-zero targets; ``D = 2`` (targets of order 0.1) is the informative
@@ -401,14 +401,14 @@ def ma2024_fig10(size: str = "quick", device=None, progress: bool = False, *, se
     return {"size": size, "device": str(dev), "params": cfg, "runs": runs, "summary": summary}
 
 
-# ============================================================================ seed 002 Experiments 1-3
+# ============================================================================ the gradient-flow report's Experiments 1-3
 class _Squeeze(torch.nn.Module):
     def forward(self, x):  # (N, 1) -> (N,)
         return x.squeeze(-1)
 
 
 def gradflow_mlp(D: int, width: int = 1000, seed: int = 0, device=None) -> torch.nn.Module:
-    """Seed 002's regression network: ``D -> width`` ReLU ``-> 1`` with no output bias, i.e.
+    """The gradient-flow report's regression network: ``D -> width`` ReLU ``-> 1`` with no output bias, i.e.
     ``(D + 1) width + width`` parameters (42,000 for D = 40, width 1000, as 002 counts them);
     torch's default initialisation drawn from ``seed``; output shape ``(N,)``."""
     seed_everything(seed)
@@ -417,12 +417,12 @@ def gradflow_mlp(D: int, width: int = 1000, seed: int = 0, device=None) -> torch
 
 
 def make_scheme_002(name: str, params, lr: float, C: float = 1.0, lam: float = 0.0, *, model=None):
-    """Seed 002's algorithms by its names: SGD, Adam, SAV, ExpSAV, "IEQ (Full Jacobian)",
+    """The gradient-flow report's algorithms by its names: SGD, Adam, SAV, ExpSAV, "IEQ (Full Jacobian)",
     "IEQ (Adaptive)" (eps = 1e-8).
 
-    002's SAV update ``w_{n+1} = w_n + (r_{n+1}/r_n) w*`` equals seed 000's only when
-    ``r_n = sqrt(I_n + C)`` (PAPER-NOTES), i.e. it is the restart scheme, so "SAV" here is
-    :class:`savlib.schemes.ResSAV`. ExpSAV is :class:`savlib.schemes.ExpSAV` (002 section 2.2.4).
+    The report's SAV update ``w_{n+1} = w_n + (r_{n+1}/r_n) w*`` equals Ma, Mao & Shen 2024's only when
+    ``r_n = sqrt(I_n + C)``, i.e. it is the restart scheme, so "SAV" here is
+    :class:`savlib.schemes.ResSAV`. ExpSAV is :class:`savlib.schemes.ExpSAV` (the report's section 2.2.4).
     ``model``: the network, for the full-Jacobian IEQ's structured Gram matrix of its Linear
     layers (``jacobian="linear"``: the same step as the autograd Jacobian, equal to round-off
     in float64, and several times faster).
@@ -439,11 +439,11 @@ def make_scheme_002(name: str, params, lr: float, C: float = 1.0, lam: float = 0
         "IEQ (Adaptive)": lambda: IEQAdaptive(params, lr=lr, eps=1e-8),
     }
     if name not in table:
-        raise ValueError(f"unknown seed 002 algorithm {name!r}; expected one of {sorted(table)}")
+        raise ValueError(f"unknown algorithm {name!r} (the gradient-flow report's names: {sorted(table)})")
     return table[name]()
 
 
-#: seed 002 parameter tables of Experiments 1-3 (batch, lr, C, lambda) and their epochs.
+#: The gradient-flow report's parameter tables of Experiments 1-3 (batch, lr, C, lambda) and their epochs.
 GRADFLOW_PARAMS: dict[str, dict[str, Any]] = {
     "exp1": {"problem": "sin_cos", "M": 10_000, "epochs": 1000, "algorithms": {
         "SGD": (256, 0.01, None, None), "Adam": (64, 0.001, None, None), "SAV": (256, 0.5, 100.0, 4.0),
@@ -457,7 +457,7 @@ GRADFLOW_PARAMS: dict[str, dict[str, Any]] = {
         "ExpSAV": (256, 0.01, 1.0, 0.0), "IEQ (Full Jacobian)": (256, 0.01, None, None),
         "IEQ (Adaptive)": (256, 0.01, None, None)}},
 }
-#: seed 002 Table 3.6: epochs to test loss < 1e-4 (None = "not converged"; ">1000" kept as text).
+#: The gradient-flow report's Table 3.6: epochs to test loss < 1e-4 (None = "not converged"; ">1000" kept as text).
 PAPER_TABLE36: dict[str, dict[str, Any]] = {
     "IEQ (Full Jacobian)": {"exp1": "~500", "exp2": "~30", "exp3": "~40"},
     "ExpSAV": {"exp1": "~800", "exp2": "~50", "exp3": "~30"},
@@ -466,7 +466,7 @@ PAPER_TABLE36: dict[str, dict[str, Any]] = {
     "Adam": {"exp1": "~1200", "exp2": "~35", "exp3": "~60"},
     "SGD": {"exp1": "not converged", "exp2": "~80", "exp3": "not converged"},
 }
-#: the setup of seed 002's released generator (its default here): raw inputs, quadratic
+#: the setup of the gradient-flow report's released generator (its default here): raw inputs, quadratic
 #: coefficients c ~ N(0, 1), IEQ on the literal residual q = f(w) - y.
 GRADFLOW_LITERAL: dict[str, Any] = {"zscore": False, "coef": "normal", "ieq_residual": "sum"}
 #: named deviations from it, each run on the experiment where it matters: ``change`` (the flags
@@ -489,7 +489,7 @@ def _gradflow_data(problem: str, M: int, seed: int, zscore: bool, coef: str, dev
 
 
 def _ieq_residual(kind: str, alg: str):
-    """IEQ's residual: ``"sum"`` the literal ``q = f(w) - y`` of seed 002 section 2.2.5 (energy
+    """IEQ's residual: ``"sum"`` the literal ``q = f(w) - y`` of the gradient-flow report's section 2.2.5 (energy
     ``1/2 sum (f - y)^2``), ``"mean"`` the mean-scaled ``sqrt(2/b) (f - y)`` (energy = the batch
     MSE). Under a process group the adaptive IEQ scales every rank's residual by ``1/sqrt(W)``
     itself, so the literal residual is returned times ``sqrt(W)`` there (the same global energy)."""
@@ -513,7 +513,7 @@ def gradflow2024_regression(size: str = "quick", device=None, progress: bool = F
                             full_jacobian_epochs: dict | int | None = None, zscore: bool = False,
                             coef: str = "normal", ieq_residual: str = "sum", variants=None,
                             ctx=None) -> dict[str, Any]:
-    """Seed 002 Experiments 1-3 with the parameters of its tables (:data:`GRADFLOW_PARAMS`) and
+    """The gradient-flow report's Experiments 1-3 with the parameters of its tables (:data:`GRADFLOW_PARAMS`) and
     its Table 3.6 (epochs to test MSE < 1e-4) remeasured.
 
     **Default: the literal setup of the authors' released generator** (:data:`GRADFLOW_LITERAL`):

@@ -1,4 +1,4 @@
-"""savlib.meanfield: the mean-field PDE of residual networks (seed 004, Liu & Markowich).
+"""savlib.meanfield: the mean-field PDE of residual networks (Liu & Markowich 2020).
 
 ``f_t = sigma(a(y,t) - int_Y b(y,z,t) f(z,t) dz)`` (eq. 2.8) on ``Y = (0,1)^dim``:
 

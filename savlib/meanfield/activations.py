@@ -1,4 +1,4 @@
-"""Activation functions of seed 004 section 2.2 with their derivatives and antiderivatives.
+"""Activation functions of Liu & Markowich 2020 section 2.2 with their derivatives and antiderivatives.
 
 sigma is used by the forward PDE (eq. 2.8), sigma' by the co-state (eq. 4.2) and the
 discrete adjoint, and Sigma (Sigma' = sigma, Sigma(0) = 0) by the Lyapunov functional of
@@ -17,7 +17,7 @@ from torch import Tensor
 
 __all__ = ["Activation", "ACTIVATIONS", "get_activation", "LEAKY_SLOPE", "ELU_ALPHA"]
 
-LEAKY_SLOPE = 0.1  # seed 004 section 2.2: sigma(s) = max{0.1 s, s}
+LEAKY_SLOPE = 0.1  # Liu & Markowich 2020 section 2.2: sigma(s) = max{0.1 s, s}
 ELU_ALPHA = 1.0
 
 
@@ -85,6 +85,7 @@ def _arctan_S(u):
     return u * torch.atan(u) - 0.5 * torch.log1p(u * u)
 
 
+#: the activations by name (``sigma=`` of the solvers), each with its derivative
 ACTIVATIONS: dict[str, Activation] = {
     "relu": Activation("relu", torch.relu, _relu_d, lambda u: 0.5 * torch.relu(u) ** 2, 1.0, False),
     "leaky_relu": Activation("leaky_relu", lambda u: F.leaky_relu(u, LEAKY_SLOPE), _leaky_d,

@@ -1,4 +1,4 @@
-"""Gradients of the cost by the co-state (adjoint) equation (seed 004 section 4.1).
+"""Gradients of the cost by the co-state (adjoint) equation (Liu & Markowich 2020 section 4.1).
 
 Two adjoints live here and the book ("Learning as optimal control",
 ``book/meanfield/control.ipynb``) compares them:
@@ -11,8 +11,8 @@ Two adjoints live here and the book ("Learning as optimal control",
 * the **continuous co-state** of eq. 4.2, ``r_t = B_{b^T}(sigma'(u) r)``,
   ``r(T) = f(T) - target``, integrated backward (:func:`costate`), and the gradient
   densities of Prop. 4.1, ``D_a J = sigma'(u) r``, ``D_b J = -f(z) sigma'(u(y)) r(y)``
-  (:func:`continuous_gradients`). PAPER-NOTES: section 5.1 of the paper writes sigma where
-  sigma' is meant; we follow eq. 4.3-4.4. They agree with the discrete adjoint to O(dt).
+  (:func:`continuous_gradients`). Section 5.1 of the paper writes sigma where sigma' is
+  meant (a typo); we follow eq. 4.3-4.4. They agree with the discrete adjoint to O(dt).
 
 Discrete cost (regression): ``J = mean_batch 1/2 volume sum_i (f_i(T) - target_i)^2
 + reg * R`` with the Tikhonov term of eq. 4.6 discretised by the midpoint rule in y and
@@ -48,7 +48,7 @@ class AdjointInfo:
 
 
 def tikhonov(a: Tensor, b: Tensor, grid: Grid, T: float) -> Tensor:
-    """The Tikhonov regulariser R(a, b) of seed 004 eq. 4.6, discretised:
+    """The Tikhonov regulariser R(a, b) of Liu & Markowich 2020 eq. 4.6, discretised:
     ``dt * volume * sum a^2 + dt * volume^2 * sum b^2`` with ``dt = T / steps``."""
     dt = float(T) / a.shape[0]
     return dt * grid.volume * (a * a).sum() + dt * grid.volume ** 2 * (b * b).sum()
@@ -171,7 +171,7 @@ def _regression_terminal(target: Tensor, vol: float):
 def loss_and_grad(f0: Tensor, a: Tensor, b: Tensor, target: Tensor, grid: Grid, T: float,
                   method: str = "euler", sigma="relu", reg: float = 0.0, *, substeps: int = 1,
                   checkpoint=None, return_info: bool = False):
-    """Cost and its exact gradients for the discrete forward map (seed 004 section 4.1).
+    """Cost and its exact gradients for the discrete forward map (Liu & Markowich 2020 section 4.1).
 
     ``J = mean_batch 1/2 volume sum_i (f_i(T) - target_i)^2 + reg * R(a, b)`` where R is
     the discretised Tikhonov term of eq. 4.6 (:func:`tikhonov`); ``target`` has shape
@@ -226,7 +226,7 @@ def make_head(grid: Grid, classes: int, *, scale: float = 1.0, dtype=torch.float
 
 
 def head_logits(fT: Tensor, W: Tensor, mu: Tensor, grid: Grid) -> Tensor:
-    """The network output of seed 004 eq. 2.9, ``O_k = int_Y W(k, z) f(z, T) dz + mu_k``,
+    """The network output of Liu & Markowich 2020 eq. 2.9, ``O_k = int_Y W(k, z) f(z, T) dz + mu_k``,
     on the grid: ``volume * fT @ W^T + mu``, shape ``(batch, classes)``. The output label
     set is the finite set of classes (the paper's y runs over it)."""
     return torch.addmm(mu, fT, W.t(), alpha=grid.volume)
@@ -277,7 +277,7 @@ def classifier_loss_and_grad(f0: Tensor, a: Tensor, b: Tensor, labels: Tensor, W
                              mu: Tensor, grid: Grid, T: float, method: str = "euler",
                              sigma="relu", loss: str = "logistic", reg: float = 0.0, *,
                              substeps: int = 1, checkpoint=None):
-    """Classification cost of seed 004 sections 2.3-2.4 and its exact discrete gradients.
+    """Classification cost of Liu & Markowich 2020 sections 2.3-2.4 and its exact discrete gradients.
 
     Output ``O = volume * f(T) W^T + mu`` (eq. 2.9); ``loss="logistic"``:
     ``J = mean_batch 1/2 sum_k (h(O_k) - C_k)^2`` with ``h`` the logistic function and C
@@ -323,7 +323,7 @@ def _final_state(f0, a, b, grid, T, method, sigma, substeps=1):
 # ------------------------------------------------------------------ continuous co-state
 def costate(traj: Tensor, a: Tensor, b: Tensor, terminal: Tensor, grid: Grid, T: float,
             sigma="relu") -> Tensor:
-    """The co-state of seed 004 eq. 4.2, ``r_t = B_{b^T}(sigma'(u) r)``, ``r(T) = terminal``
+    """The co-state of Liu & Markowich 2020 eq. 4.2, ``r_t = B_{b^T}(sigma'(u) r)``, ``r(T) = terminal``
     (``f(T) - target`` for eq. 4.2b; ``target - f(T)`` for the PMP sign of section 4.2),
     integrated backward by explicit Euler on the control grid:
     ``r_n = r_{n+1} - dt * volume * (sigma'(u(t_{n+1}^-)) r_{n+1}) b_n``, with

@@ -1,6 +1,6 @@
 """Learning a and b: gradient descent via the adjoint, PAM (Alg. 1) and MSA (Alg. 2).
 
-Seed 004 section 5. Book chapters: "Learning as optimal control"
+Liu & Markowich 2020 section 5. Book chapters: "Learning as optimal control"
 (``book/meanfield/control.ipynb``) and "Pontryagin and successive approximations"
 (``book/meanfield/pmp.ipynb``).
 
@@ -168,7 +168,7 @@ def _progress(iterable, progress, desc):
 def gradient_descent(objective: Callable, params: dict[str, Tensor], lr: float, iters: int, *,
                      metric: str = "l2", weights: dict | None = None,
                      optimizer: Callable | None = None, train=None, progress: bool = False):
-    """Gradient descent on a and b (and the head) with adjoint gradients (seed 004
+    """Gradient descent on a and b (and the head) with adjoint gradients (Liu & Markowich 2020
     section 5.1, with the gradients of eq. 4.3-4.4 / 4.7).
 
     Plain descent: ``p <- p - lr * grad_p / w_p`` (``w`` from :func:`l2_weights` for
@@ -243,7 +243,7 @@ def pam(objective: Callable, params: dict[str, Tensor], tau: float, outer: int, 
         inner: int = 5, lr: float = 1.0, blocks=(("a",), ("b",)), metric: str = "l2",
         weights: dict | None = None, armijo: float = 1e-4, check: bool = True,
         progress: bool = False):
-    """Proximal alternating minimisation, seed 004 Algorithm 1 (eq. 5.1a-b).
+    """Proximal alternating minimisation, Liu & Markowich 2020 Algorithm 1 (eq. 5.1a-b).
 
     Each outer step minimises, block after block (``a`` then ``b`` by default; put the
     head ``("W", "mu")`` in a block of its own for classification),
@@ -340,7 +340,7 @@ def hamiltonian(f: Tensor, r: Tensor, a: Tensor, b: Tensor, grid: Grid, sigma="r
 def hamiltonian_argmax(f: Tensor, r: Tensor, box, a_prev: Tensor, b_prev: Tensor):
     """Pointwise maximiser of the Hamiltonian over the box
     ``A = [a-, a+] x [b-, b+]`` for a non-decreasing sigma: the bang-bang controls of
-    seed 004 eq. 4.10. For every step and label y, ``a = a+`` where ``r > 0``, ``a-``
+    Liu & Markowich 2020 eq. 4.10. For every step and label y, ``a = a+`` where ``r > 0``, ``a-``
     where ``r < 0``; ``b(y, z) = b-`` where ``r(y) f(z) > 0`` and ``b+`` where
     ``r(y) f(z) < 0`` (this maximises ``a - int b f`` when ``r > 0`` and minimises it when
     ``r < 0``). Where ``r(y) = 0`` or ``f(z) = 0`` the Hamiltonian does not depend on the
@@ -375,7 +375,7 @@ def discrete_costates(f0, a, b, target, grid, T, sigma="relu"):
 def msa(f0: Tensor, a0: Tensor, b0: Tensor, target: Tensor, grid: Grid, T: float, box, iters: int,
         sigma="tanh", *, rho: float = 0.0, inner: int = 20, inner_lr: float = 0.05,
         progress: bool = False):
-    """Method of successive approximations, seed 004 Algorithm 2, for the residual network
+    """Method of successive approximations, Liu & Markowich 2020 Algorithm 2, for the residual network
     (forward Euler) and one input function ``f0 (1, N)``.
 
     Each iteration solves the forward problem, the co-state with ``r(T) = target - f(T)``

@@ -1,10 +1,10 @@
-"""The label set Y = (0,1)^dim cut into cubes (seed 004 section 2.1, eqs. 2.4-2.7).
+"""The label set Y = (0,1)^dim cut into cubes (Liu & Markowich 2020 section 2.1, eqs. 2.4-2.7).
 
 Book chapter: "From residual networks to a PDE" (``book/meanfield/pde_limit.ipynb``).
 
 A function on Y is stored by its values at the cell centres; the integral operator
 ``(B_b f)(y) = int_Y b(y, z) f(z) dz`` becomes ``volume * b @ f`` (midpoint rule), which is
-exactly the rescaled width-``M^dim`` residual network of seed 004 eq. 2.6.
+exactly the rescaled width-``M^dim`` residual network of Liu & Markowich 2020 eq. 2.6.
 """
 from __future__ import annotations
 
@@ -31,8 +31,11 @@ class Grid:
     Attributes
     ----------
     dim, cells : the space dimension n and the number M of cells per axis.
+
     N : ``cells**dim``, the width of the equivalent residual network.
+
     h : the cell side ``1/cells``; ``volume = h**dim`` is the cell volume.
+
     points : ``(N, dim)`` float64 tensor of cell centres. The ordering is row-major
         (the last coordinate runs fastest), so for ``dim=2`` a vector of length N
         reshaped to ``(cells, cells)`` is an image with ``y_0`` down the rows.

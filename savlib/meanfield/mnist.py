@@ -1,6 +1,6 @@
 """MNIST as functions on Y = (0,1)^2: the mean-field residual network on a real task.
 
-Seed 004 (Liu & Markowich), sections 2.3-2.4 (classification head, eq. 2.9) and 5.1
+Liu & Markowich 2020, sections 2.3-2.4 (classification head, eq. 2.9) and 5.1
 (adjoint gradients, Algorithm 1 = PAM). Book chapter "The MNIST experiment"
 (``book/meanfield/mnist.ipynb``); command line
 ``python -m savlib.experiments meanfield_mnist [--quick|--full]``.
@@ -47,7 +47,7 @@ from .grid import Grid
 __all__ = ["MNISTFunctions", "mnist_functions", "init_network", "network_weights", "ResNet",
            "RunRecord", "train_adjoint", "train_torch", "train_pam", "evaluate",
            "minibatch_indices", "persistent_optimizer", "mnist_experiment", "plot_mnist",
-           "MNIST_SIZES", "LARGE_LR", "METHODS", "stats"]
+           "MNIST_SIZES", "LARGE_LR", "METHODS", "stats", "gradient_check"]
 
 CLASSES = 10
 SIDE = 28
@@ -125,7 +125,7 @@ def network_weights(grid: Grid) -> dict[str, float]:
 
 
 class ResNet(torch.nn.Module):
-    """The plain residual network of seed 004 eq. 2.1 with the head of eq. 2.9:
+    """The plain residual network of Liu & Markowich 2020 eq. 2.1 with the head of eq. 2.9:
     ``x_{l+1} = x_l + dt sigma(a_l - x_l B_l^T)``, ``l = 0..L-1``, ``dt = T/L``, logits
     ``x_L W^T + mu``. Parameters ``a (L, N)``, ``B (L, N, N)``, ``W (K, N)``, ``mu (K,)``,
     trained by torch autograd.
@@ -245,7 +245,7 @@ def _check_run_args(epochs, batch_size, n):
 def train_adjoint(data: MNISTFunctions, params: dict[str, Tensor], optimizer: Callable, *,
                   epochs: int, batch_size: int, T: float = 1.0, sigma="relu", weights=None,
                   seed: int = 0, name: str = "adjoint", progress: bool = False):
-    """Minibatch training by the discrete adjoint (seed 004 section 5.1): ``gradient_descent``
+    """Minibatch training by the discrete adjoint (Liu & Markowich 2020 section 5.1): ``gradient_descent``
     on ``classifier_objective(..., loss="xent", batch_size=...)`` with ``optimizer`` (a
     factory ``tensors -> Optimizer``, e.g. ``lambda ps: RelSAV(ps, lr, adaptive=True)``),
     ``ceil(n_train / batch_size)`` iterations per epoch; the optimizer state persists
@@ -326,7 +326,7 @@ def train_torch(data: MNISTFunctions, params: dict[str, Tensor], optimizer: Call
 def train_pam(data: MNISTFunctions, params: dict[str, Tensor], *, outer: int, n_pam: int | None = None,
               tau: float = 1.0, inner: int = 2, lr: float = 1.0, T: float = 1.0, sigma="relu",
               weights=None, name: str = "PAM", progress: bool = False):
-    """Seed 004 Algorithm 1 (``savlib.meanfield.pam``) with the blocks ``a | b | (W, mu)``
+    """Liu & Markowich 2020 Algorithm 1 (``savlib.meanfield.pam``) with the blocks ``a | b | (W, mu)``
     on the full-batch cross-entropy of the first ``n_pam`` training images (default all):
     PAM compares costs in its line search and its monotone decrease is a statement about
     one fixed cost, so it is run full batch. One record entry per outer step; the
@@ -423,6 +423,7 @@ MNIST_SIZES: dict[str, dict[str, Any]] = {
 LARGE_LR: dict[str, Any] = dict(lr=0.3, Cs=[1.0, 100.0], cells=14, n_train=1000, n_test=500,
                                 epochs=10, batch_size=100)
 
+#: the training methods :func:`mnist_experiment` compares
 METHODS = ("torch-Adam", "adjoint-Adam", "adjoint-A-RelSAV", "PAM")
 
 
@@ -451,7 +452,7 @@ def mnist_experiment(size: str = "quick", device=None, progress: bool = False, *
                      gain_b: float = 1.0, gain_W: float = 0.1, tau: float = 100.0,
                      pam_lr: float = 10.0, inner: int = 3, dtype="float32", methods=METHODS,
                      large_lr: dict | None = LARGE_LR, ctx=None, **overrides) -> dict[str, Any]:
-    """Seed 004's network on MNIST (book chapter "The MNIST experiment"): for every seed in
+    """Liu & Markowich 2020's network on MNIST (book chapter "The MNIST experiment"): for every seed in
     ``seeds`` (default ``[seed, seed+1, seed+2]`` at full size, ``[seed]`` at quick size;
     the seed draws the image subsample, the initial network and the minibatch order), train
     the same initial network (``init_network``) by
@@ -460,7 +461,7 @@ def mnist_experiment(size: str = "quick", device=None, progress: bool = False, *
     * ``"adjoint-Adam"``: adjoint gradients + the same Adam (same coordinates, same batches:
       the same steps, which isolates the cost of adjoint vs autograd);
     * ``"adjoint-A-RelSAV"``: adjoint gradients + savlib's adaptive relaxed SAV
-      (seed 000 Alg. 5; ``RelSAV(lr, C, adaptive=True)``) as the outer optimizer;
+      (Ma, Mao & Shen 2024 Alg. 5; ``RelSAV(lr, C, adaptive=True)``) as the outer optimizer;
     * ``"PAM"``: Algorithm 1, full batch on ``n_pam`` training images, ``outer`` steps;
 
     and report test accuracy, seconds per epoch (per outer step for PAM), the cost

@@ -1,4 +1,4 @@
-"""Forward solver of the mean-field PDE of residual networks (seed 004 eq. 2.8).
+"""Forward solver of the mean-field PDE of residual networks (Liu & Markowich 2020 eq. 2.8).
 
 ``f_t = sigma(a(y,t) - int_Y b(y,z,t) f(z,t) dz)`` on the grid of :class:`~savlib.meanfield.Grid`,
 with ``a`` and ``b`` piecewise constant in time on ``steps`` equal intervals of [0, T].
@@ -33,6 +33,7 @@ class Tableau:
         self.stages = len(w)
 
 
+#: the time steppers of :func:`forward` (``method=``) by name
 METHODS: dict[str, Tableau] = {
     "euler": Tableau("euler", [[0.0]], [1.0], 1),
     "heun": Tableau("heun", [[0.0, 0.0], [1.0, 0.0]], [0.5, 0.5], 2),
@@ -141,7 +142,7 @@ def check_like(name: str, x, ref: Tensor, shape: tuple) -> Tensor:
 
 def autonomous(a: Tensor, b: Tensor, steps: int) -> tuple[Tensor, Tensor]:
     """Time-independent coefficients ``a (N,)``, ``b (N, N)`` as ``(steps, ...)`` views
-    (no copy), for the autonomous problems of seed 004 section 3."""
+    (no copy), for the autonomous problems of Liu & Markowich 2020 section 3."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an int >= 1, got {steps!r}")
     if a.dim() != 1 or b.dim() != 2:
@@ -187,15 +188,20 @@ def _finite_or_raise(f: Tensor, step: int, t: float, method: str) -> None:
 
 def forward(f0: Tensor, a: Tensor, b: Tensor, grid: Grid, T: float, method: str = "euler",
             sigma: str | Activation = "relu", *, substeps: int = 1) -> Tensor:
-    """Solve seed 004 eq. 2.8 (with eq. 2.5b, ``f(0) = f0``) on ``[0, T]``.
+    """Solve Liu & Markowich 2020 eq. 2.8 (with eq. 2.5b, ``f(0) = f0``) on ``[0, T]``.
 
     Parameters
     ----------
     f0 : ``(batch, N)`` initial data, one function ``f_I`` per sample.
+
     a : ``(steps, N)`` bias, constant on each of ``steps`` equal intervals of [0, T].
+
     b : ``(steps, N, N)`` kernel ``b(y_i, z_j, t)``; ``(B_b f)_i = volume * sum_j b_ij f_j``.
+
     method : ``"euler"`` (exactly the residual network eq. 2.1), ``"heun"`` or ``"rk4"``.
+
     sigma : relu, leaky_relu (slope 0.1), elu (alpha 1), tanh, sigmoid, arctan.
+
     substeps : time steps per control interval (default 1); the step is
         ``T / (steps * substeps)``. Used to measure orders of convergence in time.
 

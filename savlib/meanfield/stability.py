@@ -1,4 +1,4 @@
-"""Stability of the forward problem (seed 004 section 3): spectra, Lyapunov, steady states.
+"""Stability of the forward problem (Liu & Markowich 2020 section 3): spectra, Lyapunov, steady states.
 
 Book chapter: "Stability of the forward problem" (``book/meanfield/stability.ipynb``).
 

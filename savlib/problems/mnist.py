@@ -1,6 +1,6 @@
 """MNIST, offline: the classic ``mnist.pkl.gz`` (verified before unpickling) or four IDX files.
 
-Used by seed 000 Example 4, seed 001 Appendix C.2 (Table 2) and seed 002 Experiment 4; book
+Used by Ma, Mao & Shen 2024 Example 4, Li, Chen & Huang 2023 Appendix C.2 (Table 2) and the gradient-flow report's Experiment 4; book
 chapter ``book/particles/mnist.ipynb``.
 
 Sources, in order of preference:
@@ -18,7 +18,7 @@ Sources, in order of preference:
 
 Pixels are returned as ``uint8 / 255`` in [0, 1] for both sources (the pickle stores
 ``uint8 / 256``; savlib rescales it exactly, so both sources give identical tensors, the
-same preprocessing as seed 002's ``x / 255``).
+same preprocessing as the gradient-flow report's ``x / 255``).
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Softmax cross-entropy, mean over the batch (seed 001 App. C.2, seed 002 Exp. 4)."""
+    """Softmax cross-entropy, mean over the batch (Li, Chen & Huang 2023 App. C.2, the gradient-flow report's Exp. 4)."""
     return torch.nn.functional.cross_entropy(logits, y)
 
 
@@ -231,10 +231,10 @@ def mnist(split: str = "60k/10k", *, root: str | os.PathLike | None = None, n_tr
     """The real MNIST as a :class:`~savlib.problems.regression.Split` on ``device``.
 
     ``split="60k/10k"`` (default; train + valid of the classic pickle = the 60k IDX training
-    set, used by seeds 000, 001, 002) or ``"50k/10k/10k"`` (the pickle's train/valid/test; with
+    set, used by Ma, Mao & Shen 2024, Li, Chen & Huang 2023 and the gradient-flow report) or ``"50k/10k/10k"`` (the pickle's train/valid/test; with
     ``root`` the last 10k training images become the validation set, which is how the classic
     pickle was cut). ``n_train``/``n_test`` draw seeded subsamples without replacement as
-    seed 002 does (``torch.randperm(60000)[:8000]``, ``torch.randperm(10000)[:2000]``).
+    the gradient-flow report does (``torch.randperm(60000)[:8000]``, ``torch.randperm(10000)[:2000]``).
 
     Images are ``uint8/255`` of dtype ``dtype`` (default torch's), shape ``(n, 784)`` or
     ``(n, 1, 28, 28)`` with ``flatten=False``; labels are ``int64``. ``loss_fn`` is the

@@ -1,20 +1,21 @@
-"""Regression problems of seeds 000, 001 and 002, with the seed 000 preprocessing.
+"""Regression problems of Ma, Mao & Shen 2024, Li, Chen & Huang 2023 and the gradient-flow
+report, with Ma, Mao & Shen 2024's preprocessing.
 
 Book chapter ``book/particles/regression.ipynb``.
 
-* :func:`sin_cos`      -- seed 000 Example 1 (eq. 25) / seed 002 Experiment 1;
-* :func:`quadratic`    -- seed 000 Example 2 (eq. 26) / seed 002 Experiment 2;
-* :func:`gaussian`     -- seed 000 Example 3 (eq. 27, ``exp(-10 |x|_2)``, variant ``"000"``) /
-  seed 002 Experiment 3 (``exp(-10 |x|^2)``, variant ``"002"``);
-* :func:`multiscale`, :func:`discontinuous` -- seed 001 Appendix C.1, eqs. (45)-(46).
+* :func:`sin_cos`      -- Ma, Mao & Shen 2024 Example 1 (eq. 25) / the gradient-flow report's Experiment 1;
+* :func:`quadratic`    -- Ma, Mao & Shen 2024 Example 2 (eq. 26) / the gradient-flow report's Experiment 2;
+* :func:`gaussian`     -- Ma, Mao & Shen 2024 Example 3 (eq. 27, ``exp(-10 |x|_2)``, variant ``"000"``) /
+  the gradient-flow report's Experiment 3 (``exp(-10 |x|^2)``, variant ``"002"``);
+* :func:`multiscale`, :func:`discontinuous` -- Li, Chen & Huang 2023 Appendix C.1, eqs. (45)-(46).
 
-Preprocessing (seed 000 section 3.1): inputs are z-scored, ``x -> (x - mu)/sigma`` per
+Preprocessing (Ma, Mao & Shen 2024 section 3.1): inputs are z-scored, ``x -> (x - mu)/sigma`` per
 feature, with the statistics of the whole pool (the paper normalises "before calculation",
 i.e. before the split; ``zscore="train"`` uses training statistics only), and the pool of M
 points is split 80/20 into train and test (the first 80% of the iid draw).
 
-Loss (seed 000 says it "takes the relative error as the loss function"): both losses are
-offered. PAPER-NOTES records that training on the relative error stalls (for targets of
+Loss (Ma, Mao & Shen 2024 says it "takes the relative error as the loss function"): both losses are
+offered. Training on the relative error stalls (for targets of
 order 100, e.g. Example 2, the gradients shrink by ~|y|^2) while training on the MSE and
 *reporting* the relative error reproduces the figures. So every problem trains on
 :func:`mse` by default (``Split.loss_fn``) and reports :func:`relative_error` as a metric;
@@ -23,8 +24,8 @@ order 100, e.g. Example 2, the gradients shrink by ~|y|^2) while training on the
 The coefficients ``p, q`` (Ex. 1) and ``c`` (Ex. 2) are "given" (000) / "randomly generated"
 (002) but never printed; savlib draws ``p, q ~ N(0, I)`` and ``c ~ U(0, 1)^D`` from the
 problem's seed (pass your own to override) and records them in ``Split.info``;
-``quadratic(coef="normal")`` draws ``c ~ N(0, I)`` as seed 002's released generator does.
-Seed 002's generator also leaves the inputs raw: pass ``zscore=None`` for its setup.
+``quadratic(coef="normal")`` draws ``c ~ N(0, I)`` as the gradient-flow report's released generator does.
+The gradient-flow report's generator also leaves the inputs raw: pass ``zscore=None`` for its setup.
 """
 from __future__ import annotations
 
@@ -98,14 +99,14 @@ class Split:
 
 
 def mse(pred: Tensor, y: Tensor) -> Tensor:
-    """Mean-squared error ``(1/n) sum_i (f(x_i) - y_i)^2`` (seed 000 eq. 2, the empirical risk)."""
+    """Mean-squared error ``(1/n) sum_i (f(x_i) - y_i)^2`` (Ma, Mao & Shen 2024 eq. 2, the empirical risk)."""
     if pred.shape != y.shape:
         raise ValueError(f"pred shape {tuple(pred.shape)} != target shape {tuple(y.shape)}")
     return ((pred - y) ** 2).mean()
 
 
 def relative_error(pred: Tensor, y: Tensor) -> Tensor:
-    """Squared relative L2 error ``sum_i (f(x_i) - y_i)^2 / sum_i y_i^2`` (seed 000 section 3.1,
+    """Squared relative L2 error ``sum_i (f(x_i) - y_i)^2 / sum_i y_i^2`` (Ma, Mao & Shen 2024 section 3.1,
     "relative error"; squared so that, as a loss, it is eq. 2 rescaled by a data constant)."""
     if pred.shape != y.shape:
         raise ValueError(f"pred shape {tuple(pred.shape)} != target shape {tuple(y.shape)}")
@@ -117,7 +118,7 @@ _LOSSES = {"mse": mse, "relative": relative_error}
 
 def _finish(name: str, x: Tensor, y: Tensor, *, train_fraction: float, zscore: str | None,
             loss: str, device, dtype, info: dict) -> Split:
-    """z-score, split, choose the loss, move to device (seed 000 section 3.1)."""
+    """z-score, split, choose the loss, move to device (Ma, Mao & Shen 2024 section 3.1)."""
     if loss not in _LOSSES:
         raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {loss!r}")
     if not 0.0 < train_fraction < 1.0:
@@ -163,8 +164,8 @@ def sin_cos(D: int = 40, M: int = 10_000, *, seed: int = 0, p=None, q=None, loss
             zscore: str | None = "all", train_fraction: float = 0.8, device=None, dtype=None) -> Split:
     """``f*(x) = sin(sum_i p_i x_i) + cos(sum_i q_i x_i)``, ``x ~ U(0, 1)^D``.
 
-    Seed 000 Example 1, eq. (25) (Fig. 1: D = 20, M = 10^4; Figs. 3-6: D = 40, M = 10^5) and
-    seed 002 Experiment 1 (D = 40, M = 10^4, 8000/2000). ``p, q ~ N(0, I_D)`` unless given.
+    Ma, Mao & Shen 2024 Example 1, eq. (25) (Fig. 1: D = 20, M = 10^4; Figs. 3-6: D = 40, M = 10^5) and
+    the gradient-flow report's Experiment 1 (D = 40, M = 10^4, 8000/2000). ``p, q ~ N(0, I_D)`` unless given.
     """
     _check_dims(D, M)
     g = _gen(seed)
@@ -180,10 +181,10 @@ def quadratic(D: int = 40, M: int = 10_000, *, seed: int = 0, c=None, coef: str 
               zscore: str | None = "all", train_fraction: float = 0.8, device=None, dtype=None) -> Split:
     """``f*(x) = sum_i c_i x_i^2``, ``x ~ U(0, 5)^D``.
 
-    Seed 000 Example 2, eq. (26) (Figs. 7-9: D = 40, M = 10^4) and seed 002 Experiment 2
+    Ma, Mao & Shen 2024 Example 2, eq. (26) (Figs. 7-9: D = 40, M = 10^4) and the gradient-flow report's Experiment 2
     (D = 40, M = 10^4). Unless ``c`` is given it is drawn from the seed: ``coef="uniform"``
     (default) ``c ~ U(0, 1)^D``, so targets are positive and of order 10^2; ``coef="normal"``
-    ``c ~ N(0, I_D)``, what seed 002's released generator draws (targets of either sign, of
+    ``c ~ N(0, I_D)``, what the gradient-flow report's released generator draws (targets of either sign, of
     order ``(25/3) |c|`` ~ 50 in D = 40).
     """
     _check_dims(D, M)
@@ -205,9 +206,9 @@ def gaussian(D: int = 40, M: int | None = None, *, variant: str = "000", seed: i
              device=None, dtype=None) -> Split:
     """The sharp "Gaussian" target, ``x ~ N(0, std^2 I_D)`` with ``std = 0.2``.
 
-    * ``variant="000"``: seed 000 Example 3, eq. (27), ``f*(x) = exp(-10 |x|_2)`` (the norm, not
+    * ``variant="000"``: Ma, Mao & Shen 2024 Example 3, eq. (27), ``f*(x) = exp(-10 |x|_2)`` (the norm, not
       its square), data "N(0, 0.2)" read as standard deviation 0.2, default M = 10^5;
-    * ``variant="002"``: seed 002 Experiment 3, ``f*(x) = exp(-10 |x|_2^2)``, covariance 0.04 I
+    * ``variant="002"``: the gradient-flow report's Experiment 3, ``f*(x) = exp(-10 |x|_2^2)``, covariance 0.04 I
       (the same std 0.2), default M = 1000 (800/200).
 
     In D = 40 both targets are tiny on almost every sample (``|x|_2 ~ 0.2 sqrt(D)``); that is
@@ -229,12 +230,12 @@ def gaussian(D: int = 40, M: int | None = None, *, variant: str = "000", seed: i
 
 
 def multiscale_fn(x: Tensor) -> Tensor:
-    """Seed 001 eq. (45): ``u(x) = (x^3 - x) sin(4x)/4 + sin(12x)/(x^2 + 1)`` on [-3, 3]."""
+    """Li, Chen & Huang 2023 eq. (45): ``u(x) = (x^3 - x) sin(4x)/4 + sin(12x)/(x^2 + 1)`` on [-3, 3]."""
     return (x ** 3 - x) * torch.sin(4 * x) / 4 + torch.sin(12 * x) / (x ** 2 + 1)
 
 
 def discontinuous_fn(x: Tensor) -> Tensor:
-    """Seed 001 eq. (46): ``u(x) = sin(4x)`` on [-3, 0], ``2 + x sin(x)`` on (0, 3]."""
+    """Li, Chen & Huang 2023 eq. (46): ``u(x) = sin(4x)`` on [-3, 0], ``2 + x sin(x)`` on (0, 3]."""
     return torch.where(x <= 0, torch.sin(4 * x), 2 + x * torch.sin(x))
 
 
@@ -249,17 +250,18 @@ def _one_d(name: str, fn, M: int, seed: int, loss: str, train_fraction: float, d
 
 def multiscale(M: int = 1000, *, seed: int = 0, loss: str = "mse", train_fraction: float = 0.8,
                device=None, dtype=None) -> Split:
-    """Seed 001 Appendix C.1, eq. (45), ``x ~ U(-3, 3)``, no z-scoring (001 gives no sample
-    count; M = 1000 points, 80/20)."""
+    """Li, Chen & Huang 2023 Appendix C.1, eq. (45), ``x ~ U(-3, 3)``, no z-scoring (the paper gives
+    no sample count; M = 1000 points, 80/20)."""
     return _one_d("multiscale", multiscale_fn, M, seed, loss, train_fraction, device, dtype)
 
 
 def discontinuous(M: int = 1000, *, seed: int = 0, loss: str = "mse", train_fraction: float = 0.8,
                   device=None, dtype=None) -> Split:
-    """Seed 001 Appendix C.1, eq. (46), ``x ~ U(-3, 3)``, no z-scoring, M = 1000 points, 80/20."""
+    """Li, Chen & Huang 2023 Appendix C.1, eq. (46), ``x ~ U(-3, 3)``, no z-scoring, M = 1000 points, 80/20."""
     return _one_d("discontinuous", discontinuous_fn, M, seed, loss, train_fraction, device, dtype)
 
 
+#: the regression problems by name, for :func:`regression_problem`
 REGRESSION_PROBLEMS: dict[str, Callable[..., Split]] = {
     "sin_cos": sin_cos,
     "quadratic": quadratic,

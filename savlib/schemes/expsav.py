@@ -40,7 +40,7 @@ with the roles of ``r~`` and ``r^`` swapped relative to Ma, Mao & Shen 2024 and 
 ``r_{n+1} - r^`` by ``eta |dtheta| / dt`` (an unsquared norm): that does not give an energy
 law. savlib derives the relaxation in Ma, Mao & Shen 2024's convention instead:
 ``r_{n+1} = xi r~ + (1 - xi) r^`` with ``r^ = C exp(I(theta_{n+1}))`` (same batch, one
-extra forward pass) and ``xi`` the smallest value in ``[0, 1]`` with
+extra forward pass) and ``xi`` the smallest value in ``[0, 1]`` with::
 
     r_{n+1} - r~ <= eta' (r_n - r~),        eta' = eta * (|dtheta|^2/dt) / (|dtheta|^2/dt + lam |dtheta|^2)
 

@@ -309,7 +309,7 @@ def fig10_rows(res: dict[str, Any] | None) -> list[Row]:
                       "not reproduced if none, partly otherwise")]
 
 
-# ----------------------------------------------------------------------------- seed 002
+# ----------------------------------------------------------------------------- the gradient-flow report
 GF_CLAIMS = {
     "exp1": ("Experiment 1 (sin + cos, 1000 epochs): full-Jacobian IEQ reaches a test loss ~1e-6 (best), ExpSAV and "
              "adaptive IEQ ~1e-5, SAV and Adam ~1e-4, SGD only ~1e-3 (worst)."),

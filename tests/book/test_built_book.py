@@ -207,3 +207,98 @@ def test_page(page, server, browser):
         elif frag and target.suffix == ".html" and frag not in _ids(target):
             bad.append(href)
     assert bad == [], f"broken internal links: {sorted(set(bad))}"
+
+
+# ------------------------------------------------------------------ the API reference
+API_MODULES = ["savlib", "savlib.schemes", "savlib.particles", "savlib.problems", "savlib.train",
+               "savlib.analysis", "savlib.gradflow", "savlib.distributed", "savlib.meanfield",
+               "savlib.experiments", "savlib.errors", "savlib.config", "savlib.book"]
+
+
+def _public(mod) -> list[str]:
+    import inspect
+    names = getattr(mod, "__all__", None)
+    if names is None:
+        names = [n for n, v in vars(mod).items() if not n.startswith("_") and not inspect.ismodule(v)
+                 and n != "annotations"]
+    return list(names)
+
+
+def test_api_reference_documents_every_public_name():
+    """Every name in the ``__all__`` of every public module has an entry in the API
+    reference (by object identity: ``savlib.schemes.SAV`` may be documented as
+    ``savlib.schemes.sav.SAV``; constants by name and value)."""
+    import importlib
+
+    from sphinx.util.inventory import InventoryFile
+
+    with open(HTML / "objects.inv", "rb") as f:
+        inv = InventoryFile.load(f, "", lambda base, uri: uri)
+    documented = {name: uri for kind, entries in inv.items() if kind.startswith("py:")
+                  for name, (_, _, uri, _) in entries.items()}
+
+    def lookup(path):
+        parts = path.split(".")
+        for i in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:i]))
+            except ImportError:
+                continue
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+            return obj
+        raise ImportError(path)
+
+    objs = {}
+    for name in documented:
+        if name.startswith("savlib"):
+            try:
+                objs[name] = lookup(name)
+            except (ImportError, AttributeError):
+                pass
+    ids = {id(o) for o in objs.values()}
+    missing = []
+    for modname in API_MODULES:
+        mod = importlib.import_module(modname)
+        for name in _public(mod):
+            obj = getattr(mod, name)
+            if isinstance(obj, (int, float, str, bool)):
+                ok = any(n.rsplit(".", 1)[-1] == name and objs[n] == obj for n in objs)
+            else:
+                ok = id(obj) in ids
+            if not ok:
+                missing.append(f"{modname}.{name}")
+    assert missing == [], f"public names without an API entry: {missing}"
+    assert all(documented[n].startswith("book/api/") for n in objs), "API entries outside book/api/"
+
+
+def test_every_scheme_entry_shows_its_diagnostics_table():
+    from savlib.schemes.diagnostics import DIAGNOSTICS
+
+    page = (HTML / "book" / "api" / "schemes.html").read_text()
+    tables = page.count('class="savlib-diagnostics')
+    assert tables == len(DIAGNOSTICS), f"{tables} diagnostics tables for {len(DIAGNOSTICS)} schemes"
+    for keys in DIAGNOSTICS.values():
+        for key in keys:
+            assert f'<span class="pre">{key}</span>' in page, key
+
+
+def test_api_reference_has_a_section_for_every_submodule():
+    """A new module in a savlib package (say ``savlib.experiments.new``) needs its own
+    ``automodule`` section on the package's API page."""
+    import importlib
+    import pkgutil
+
+    from sphinx.util.inventory import InventoryFile
+
+    with open(HTML / "objects.inv", "rb") as f:
+        modules = set(InventoryFile.load(f, "", lambda base, uri: uri).get("py:module", {}))
+    missing = []
+    for modname in API_MODULES:
+        mod = importlib.import_module(modname)
+        if modname == "savlib" or not hasattr(mod, "__path__"):
+            continue
+        for info in pkgutil.iter_modules(mod.__path__):
+            if not info.name.startswith("_") and f"{modname}.{info.name}" not in modules:
+                missing.append(f"{modname}.{info.name}")
+    assert missing == [], f"modules without a section in book/api/: {missing}"
