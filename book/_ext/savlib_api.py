@@ -35,9 +35,8 @@ from sphinx.util.nodes import make_refnode
 
 LOG = logging.getLogger(__name__)
 
-# Docstring chapter names that are not (a prefix of) one chapter's title: the name the
-# scheme modules use for the two chapters that were once one.
-ALIASES = {"ExpSAV and IEQ": ["book/schemes/expsav", "book/schemes/ieq"]}
+# Docstring chapter names that are not (a prefix of) one chapter's title (none today).
+ALIASES: dict[str, list[str]] = {}
 
 _CHAPTER = re.compile(r'(?P<lead>\b(?:book\s+)?[Cc]hapters?\s+)(?P<names>"[^"]+"(?:\s+and\s+"[^"]+")*)')
 _PATH = re.compile(r"``(?P<path>book/[\w/.-]+?)\.(?:ipynb|md)``")

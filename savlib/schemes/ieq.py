@@ -220,8 +220,8 @@ class IEQBase(EnergyOptimizer):
 
 
 class IEQ(IEQBase):
-    """Full-Jacobian IEQ (Anonymous 2024, section 2.2.5, Method A; book chapter "ExpSAV and
-    IEQ") as a torch optimizer.
+    """Full-Jacobian IEQ (Anonymous 2024, section 2.2.5, Method A; book chapter "IEQ") as a
+    torch optimizer.
 
     One step with residual ``q_n`` and Jacobian ``J = dq/dw`` at ``w_n``::
 
