@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build savlib's sdist and wheel. The sdist must hold every file of the package, pyproject.toml
-# and README.md and nothing of the book, the tests, the results or a build (_build, .venv),
+# Build savlib's sdist and wheel. The sdist must hold every file of the package, pyproject.toml,
+# README.md and LICENSE and nothing of the book, the tests, the results or a build (_build, .venv),
 # and the wheel built from the sdist must equal the one built from the tree. Then check the
 # wheel holds the package and nothing else of the repository, install it into a fresh
 # virtual environment with the lock's versions of its dependencies, and run
@@ -24,7 +24,7 @@ git ls-files savlib | grep '\.py$' > "$OUT/package_files"
 import sys, tarfile, zipfile
 sdist, whl, whl2, listing = sys.argv[1:]
 names = [n.split("/", 1)[1] for n in tarfile.open(sdist).getnames() if "/" in n]
-need = {"pyproject.toml", "README.md", "PKG-INFO"} | set(open(listing).read().split())
+need = {"pyproject.toml", "README.md", "LICENSE", "PKG-INFO"} | set(open(listing).read().split())
 lacking = sorted(need - set(names))
 assert not lacking, f"the sdist lacks files the package needs: {lacking[:10]} (see MANIFEST.in)"
 bad = [n for n in names if n.split("/")[0] in ("_build", ".venv", "book", "tests", "benchmarks", "tools",
