@@ -50,7 +50,8 @@ from .distributed import all_reduce_f64, average_gradients, is_main_process, res
 from .errors import CheckpointError, NonFiniteError
 from .schemes.ieq import IEQBase, mse_residual
 
-__all__ = ["fit", "History", "BatchSampler", "evaluate", "save_checkpoint", "load_checkpoint", "diverged_path"]
+__all__ = ["fit", "History", "BatchSampler", "evaluate", "save_checkpoint", "load_checkpoint", "diverged_path",
+           "FIT_KEYS"]
 
 
 # ----------------------------------------------------------------------------- sampler
@@ -395,7 +396,7 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data, loss_fn=
     if resume and ckpt is None:
         raise ValueError("resume=True needs checkpoint=PATH")
     if resume and ckpt.is_file():
-        state = load_checkpoint(ckpt, model, optimizer, map_location=dev)
+        state = load_checkpoint(ckpt, model, optimizer, map_location=dev, require=FIT_KEYS)
         sampler.generator.set_state(state["sampler"])
         torch.set_rng_state(state["torch_rng"])
         old = History.from_dict(state["history"])
@@ -532,6 +533,8 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data, loss_fn=
 # ----------------------------------------------------------------------------- checkpoints
 CHECKPOINT_FORMAT = "savlib.fit checkpoint"
 CHECKPOINT_VERSION = 2          # 2: with a sha256 of the contents; 1 (without) still loads
+#: what :func:`fit` keeps in a checkpoint besides the model and the optimizer
+FIT_KEYS = ("sampler", "torch_rng", "epoch", "step", "history")
 
 
 def _digest(obj: Any, h=None) -> str:
@@ -568,9 +571,10 @@ def _shapes(model: torch.nn.Module) -> list[list[int]]:
 
 
 def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    extra: dict[str, Any]) -> None:
+                    extra: dict[str, Any] | None = None) -> None:
     """Write a checkpoint atomically (a temporary file, then ``os.replace``): the model and
-    optimizer state dicts, ``extra`` (sampler, RNG, epoch, step, history), and what
+    optimizer state dicts, ``extra`` (anything else to keep: :func:`fit` stores its sampler,
+    RNG state, epoch, step and history there), and what
     :func:`load_checkpoint` checks: the format and its version, the optimizer's class and the
     model's parameter shapes, and a sha256 of all of it (a changed byte anywhere is refused
     on load)."""
@@ -578,21 +582,22 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, optimizer: 
     tmp = path.with_name(path.name + ".tmp")
     state = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
              "optimizer_class": type(optimizer).__name__, "param_shapes": _shapes(model),
-             "model": model.state_dict(), "optimizer": optimizer.state_dict(), **extra}
+             "model": model.state_dict(), "optimizer": optimizer.state_dict(), **(extra or {})}
     state["sha256"] = _digest(state)
     torch.save(state, tmp)
     os.replace(tmp, path)
 
 
 def load_checkpoint(path: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    map_location=None) -> dict[str, Any]:
+                    map_location=None, require: tuple[str, ...] = ()) -> dict[str, Any]:
     """Check a checkpoint written by :func:`save_checkpoint` and load it into ``model`` and
     ``optimizer``; return the whole checkpoint. Every problem raises
     :class:`savlib.errors.CheckpointError` naming the file, before ``model`` or
     ``optimizer`` change: unreadable or truncated file, not a savlib checkpoint, another
-    version, contents that do not match their sha256 (a corrupted file), another optimizer
-    class, other parameter shapes, or a non-finite model (a diverged state, which
-    :func:`fit` never writes as its checkpoint)."""
+    version, contents that do not match their sha256 (a corrupted file), a missing entry
+    (``model``, ``optimizer`` and the keys named in ``require``; :func:`fit` requires
+    :data:`FIT_KEYS`), another optimizer class, other parameter shapes, or a non-finite
+    model (a diverged state, which :func:`fit` never writes as its checkpoint)."""
     import pickle
 
     path = Path(path)
@@ -614,7 +619,7 @@ def load_checkpoint(path: str | os.PathLike, model: torch.nn.Module, optimizer: 
         stored = state.pop("sha256", None)
         if stored != _digest(state):
             raise bad("corrupted: its contents do not match the sha256 stored with them")
-    missing = {"model", "optimizer", "sampler", "torch_rng", "epoch", "step", "history"} - set(state)
+    missing = {"model", "optimizer", *require} - set(state)
     if missing:
         raise bad(f"incomplete, lacks {sorted(missing)}")
     if state["optimizer_class"] != type(optimizer).__name__:

@@ -25,7 +25,7 @@ from savlib.errors import CheckpointError, ResultError
 from savlib.experiments import record
 from savlib.particles import MeanFieldNet
 from savlib.problems import regression as R
-from savlib.train import _digest, diverged_path, fit, load_checkpoint, save_checkpoint
+from savlib.train import FIT_KEYS, _digest, diverged_path, fit, load_checkpoint, save_checkpoint
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "slow_toy.py"
@@ -185,7 +185,7 @@ def test_checkpoints_of_another_run_are_refused_naming_the_file(tmp_path):
     cases = {
         "older savlib": {k: v for k, v in state.items() if k not in ("format", "version")},
         "version": {**state, "version": 99},
-        "incomplete": {k: v for k, v in state.items() if k != "sampler"},
+        "incomplete": {k: v for k, v in state.items() if k != "optimizer"},
         "optimizer": None,
         "shapes": None,
         "non-finite": {**state, "model": {k: v * math.nan for k, v in state["model"].items()}},
@@ -206,7 +206,16 @@ def test_checkpoints_of_another_run_are_refused_naming_the_file(tmp_path):
             payload["sha256"] = _digest(payload)
         torch.save(payload, p)
         _assert_refused(p, net, torch.optim.Adam(net.parameters(), lr=1e-2), match=REASON[name])
-    _count("checkpoint of another run", len(cases))
+    # what fit needs besides the model and the optimizer, when it resumes
+    lean = {k: v for k, v in state.items() if k not in ("sampler", "sha256")}
+    lean["sha256"] = _digest(lean)
+    torch.save(lean, tmp_path / "lean.pt")
+    load_checkpoint(tmp_path / "lean.pt", net, torch.optim.Adam(net.parameters(), lr=1e-2))
+    data, net = _setup(1)
+    with pytest.raises(CheckpointError, match=r"lacks \['sampler'\]"):
+        load_checkpoint(tmp_path / "lean.pt", net, torch.optim.Adam(net.parameters(), lr=1e-2),
+                        require=FIT_KEYS)
+    _count("checkpoint of another run", len(cases) + 1)
 
 
 REASON = {"older savlib": "not a savlib", "version": "format version 99", "incomplete": "lacks",
