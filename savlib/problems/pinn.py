@@ -68,6 +68,9 @@ __all__ = [
     "PINNData",
     "PINNProblem",
     "Burgers",
+    "BurgersRaissi",
+    "InputScale",
+    "latin_hypercube",
     "Poisson1D",
     "PerturbedODE",
     "Poisson2D",
@@ -434,6 +437,96 @@ class Burgers(PINNProblem):
     def default_model(self, widths=None, activation="tanh", **kw):
         """Seed 000: 5 hidden layers of 32 tanh units; ``widths`` lists the hidden widths."""
         return mlp([2, *_hidden(widths, [32] * 5), 1], activation, **kw)
+
+
+class InputScale(nn.Module):
+    """The affine map of a box ``[lo, hi]`` onto ``[-1, 1]^d``, ``2 (x - lo) / (hi - lo) - 1``:
+    the first layer of Raissi et al.'s PINNs (their ``neural_net`` normalises the inputs so).
+    It has no parameters; derivatives of the network with respect to ``x`` go through it."""
+
+    def __init__(self, lo: Sequence[float], hi: Sequence[float]):
+        super().__init__()
+        lo_t, hi_t = torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64)
+        if lo_t.shape != hi_t.shape or lo_t.ndim != 1 or not bool((hi_t > lo_t).all()):
+            raise ValueError(f"lo and hi must be equal-length sequences with hi > lo, got {lo!r}, {hi!r}")
+        self.register_buffer("lo", lo_t)
+        self.register_buffer("hi", hi_t)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 2.0 * (x - self.lo.to(x.dtype)) / (self.hi - self.lo).to(x.dtype) - 1.0
+
+
+def latin_hypercube(g: torch.Generator, n: int, lo: Sequence[float], hi: Sequence[float]) -> torch.Tensor:
+    """``n`` Latin-hypercube points in the box ``[lo, hi]`` (float64): in every coordinate each
+    of the ``n`` equal strata holds exactly one point, at a uniform position inside it (the
+    rule of pyDOE's ``lhs``, which Raissi et al. 2019 use for their collocation points)."""
+    n = _check_positive_int("n", n)
+    d = len(lo)
+    cols = [(torch.randperm(n, generator=g, dtype=torch.float64)
+             + torch.rand(n, generator=g, dtype=torch.float64)) / n for _ in range(d)]
+    u = torch.stack(cols, dim=1)
+    lo_t, hi_t = torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64)
+    return lo_t + (hi_t - lo_t) * u
+
+
+@dataclass(eq=False)
+class BurgersRaissi(Burgers):
+    """The Burgers problem in the setup of Raissi, Perdikaris & Karniadakis 2019 (their
+    ``continuous_time_inference (Burgers)/Burgers.py``), which reports a relative L2 error
+    of 6.7e-4 with L-BFGS.
+
+    * Initial/boundary data: ``n_u = 100`` points drawn without replacement from the
+      ``n_x0 + 2 n_tb = 256 + 2 x 100`` candidates ``(x_i, 0)`` (``x_i = linspace(-1, 1,
+      256)``) and ``(+-1, t_j)`` (``t_j = linspace(0, 0.99, 100)``, their data file's
+      times), with the exact values ``-sin(pi x)`` and 0.
+    * Collocation: ``n_f = 10000`` Latin-hypercube points in ``[-1, 1] x [0, 1]``
+      (:func:`latin_hypercube`) *plus all* the candidate points (Raissi et al. append them
+      before drawing the ``n_u``), ``n_f + 456`` residual points in all.
+    * Loss: ``mean |u - u_b|^2 + mean |residual|^2`` (weights 1, as :class:`PINNProblem`).
+    * Network (:meth:`default_model`): inputs mapped onto ``[-1, 1]^2`` (:class:`InputScale`),
+      8 hidden layers of 20 tanh units (their ``layers = [2, 20 x 8, 1]``), Glorot-normal
+      weights and zero biases.
+
+    Deviations, all small: their collocation box ends at ``t = 0.99`` (the last time of their
+    data file) and ours at ``t = 1``; their Glorot weights are truncated normals; the test
+    grid is :class:`Burgers`' 256 x 100 grid on ``t in [0, 1]`` with the Cole-Hopf solution
+    instead of their stored numerical solution (which agrees with it to 4e-11). The
+    ``nx``, ``nt``, ``grid``, ``n_initial`` and ``n_boundary`` fields of :class:`Burgers` are
+    not used.
+    """
+
+    n_f: int = 10_000
+    n_u: int = 100
+    n_x0: int = 256
+    n_tb: int = 100
+
+    def __post_init__(self) -> None:
+        for name in ("n_f", "n_u", "n_x0", "n_tb"):
+            setattr(self, name, _check_positive_int(name, getattr(self, name)))
+        if self.n_u > self.n_x0 + 2 * self.n_tb:
+            raise ValueError(f"n_u = {self.n_u} exceeds the {self.n_x0 + 2 * self.n_tb} candidate points")
+        super().__post_init__()
+
+    def candidates(self) -> torch.Tensor:
+        """The ``n_x0 + 2 n_tb`` initial/boundary candidate points (float64 rows ``(x, t)``)."""
+        xs = torch.linspace(-1, 1, self.n_x0, dtype=torch.float64)
+        ts = torch.linspace(0, 0.99, self.n_tb, dtype=torch.float64)
+        return torch.cat([torch.stack([xs, torch.zeros_like(xs)], 1),
+                          torch.stack([-torch.ones_like(ts), ts], 1),
+                          torch.stack([torch.ones_like(ts), ts], 1)])
+
+    def _sample(self, g):
+        cand = self.candidates()
+        x_f = torch.cat([latin_hypercube(g, self.n_f, [-1.0, 0.0], [1.0, 1.0]), cand])
+        idx = torch.randperm(cand.shape[0], generator=g)[: self.n_u]
+        return x_f, cand[idx]
+
+    def default_model(self, widths=None, activation="tanh", **kw):
+        """Raissi et al. 2019: inputs scaled onto ``[-1, 1]^2``, then 8 hidden layers of 20 tanh
+        units; ``widths`` lists the hidden widths."""
+        net = mlp([2, *_hidden(widths, [20] * 8), 1], activation, **kw)
+        scale = InputScale([-1.0, 0.0], [1.0, 1.0]).to(device=kw.get("device"))
+        return nn.Sequential(scale, *net)
 
 
 # --------------------------------------------------------------------------------------
