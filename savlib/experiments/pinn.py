@@ -321,7 +321,7 @@ RAISSI_SIZES: dict[str, dict[str, Any]] = {
     "quick": dict(problem=dict(n_f=400, n_u=40, test_nx=64, test_nt=25), widths=[20] * 3, lbfgs_evals=150,
                   compare_evals=60, seeds=1, n_logs=12),
     "full": dict(problem=dict(n_f=10_000, n_u=100, test_nx=256, test_nt=100), widths=[20] * 8,
-                 lbfgs_evals=6000, compare_evals=1500, seeds=3, n_logs=40),
+                 lbfgs_evals=7000, compare_evals=1000, seeds=3, n_logs=40),
 }
 #: the comparison: (scheme, learning rate). L-BFGS is the literature run read at the budget.
 RAISSI_COMPARE = (("SGD", 1e-2), ("Adam", 1e-3), ("A-SAV", 1e-2), ("A-ResSAV", 1e-2), ("A-RelSAV", 1e-2),
@@ -356,11 +356,14 @@ def train_budget(problem, scheme: str, lr: float, evals: int, *, widths, seed: i
     at most ``iterations_per_call`` iterations, each capped so that it ends within one line search
     of the next log point and of the budget (each call re-evaluates the loss once at its start,
     at the point where the last one ended: the iteration is the same as in one long call, and
-    these extra evaluations are counted too). It stops
-    earlier if it converges (two calls in a row that make no iteration). The curves are logged when
+    these extra evaluations are counted too). A call that ends on one of torch's tolerances
+    (``lbfgs_tolerance_stops`` counts them; in float32 the loss-change test fires once the loss
+    stalls in its last digits) does not end the run: the next call continues from the same
+    state. The run stops early only if two calls in a row make no iteration. The curves are logged when
     the count first reaches each of :func:`_log_points` (and ``log_at``): ``evals``, ``steps``
-    (optimizer steps; L-BFGS iterations), ``wall_time`` (seconds in the optimizer, the test-error
-    evaluations excluded), ``loss``, ``test_rel_l2``, ``test_max_abs``. A non-finite loss or a
+    (optimizer steps; L-BFGS iterations), ``wall_time`` and ``cpu_time`` (seconds of the clock and
+    of this process's CPU in the optimizer, the test-error evaluations excluded: on a shared
+    machine the CPU time is the fair measure of cost), ``loss``, ``test_rel_l2``, ``test_max_abs``. A non-finite loss or a
     :class:`~savlib.errors.NonFiniteError` ends the run as diverged. ``keep_state=True`` adds the
     final parameters (``"state"``: name -> nested lists) so that a chapter can rebuild the network.
     """
@@ -398,14 +401,16 @@ def train_budget(problem, scheme: str, lr: float, evals: int, *, widths, seed: i
         return model.evals + model.evals_no_grad
 
     points = _log_points(evals, n_logs, log_at)
-    curves: dict[str, list] = {k: [] for k in ("evals", "steps", "wall_time", "loss", "test_rel_l2", "test_max_abs")}
+    curves: dict[str, list] = {k: [] for k in ("evals", "steps", "wall_time", "cpu_time", "loss", "test_rel_l2",
+                                                "test_max_abs")}
 
-    def log(steps: int, seconds: float) -> None:
+    def log(steps: int, seconds: float, cpu: float) -> None:
         with torch.no_grad():
             pred = model(x_te)
         curves["evals"].append(counted())
         curves["steps"].append(steps)
         curves["wall_time"].append(seconds)
+        curves["cpu_time"].append(cpu)
         curves["loss"].append(last["loss"])
         curves["test_rel_l2"].append(float(rel_l2(pred.to(torch.float64), ref.to(torch.float64))))
         curves["test_max_abs"].append(float(max_abs(pred.to(torch.float64), ref.to(torch.float64))))
@@ -413,15 +418,15 @@ def train_budget(problem, scheme: str, lr: float, evals: int, *, widths, seed: i
     with torch.no_grad():
         last["loss"] = float(model.training_loss(None, x_f))
     model.evals_no_grad -= 1            # a measurement, not a step
-    log(0, 0.0)
+    log(0, 0.0, 0.0)
     nxt = 1
     while nxt < len(points) and points[nxt] <= 0:
         nxt += 1
-    steps, seconds, idle = 0, 0.0, 0
+    steps, seconds, cpu, idle, tol_stops = 0, 0.0, 0.0, 0, 0
     diverged, divergence, stopped = False, None, None
     while counted() < evals:
         before = counted()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             if scheme == "L-BFGS":
                 # stop within one line search of the budget and of the next log point
@@ -430,6 +435,8 @@ def train_budget(problem, scheme: str, lr: float, evals: int, *, widths, seed: i
                 n0 = opt.state[opt._params[0]].get("n_iter", 0)
                 opt.step(closure)
                 made = opt.state[opt._params[0]].get("n_iter", 0) - n0
+                if made < per_call and counted() - before < opt.param_groups[0]["max_eval"]:
+                    tol_stops += 1          # the call ended on a tolerance, not on its caps
                 steps += made
                 idle = idle + 1 if made == 0 else 0
             else:
@@ -438,6 +445,7 @@ def train_budget(problem, scheme: str, lr: float, evals: int, *, widths, seed: i
         except NonFiniteError as e:
             diverged, divergence = True, {"evals": counted(), "reason": str(e)}
         seconds += time.perf_counter() - t0
+        cpu += time.process_time() - c0
         if not diverged and not math.isfinite(last["loss"]):
             diverged, divergence = True, {"evals": counted(), "reason": "loss not finite"}
         if diverged:
@@ -446,21 +454,22 @@ def train_budget(problem, scheme: str, lr: float, evals: int, *, widths, seed: i
             stopped = f"converged: L-BFGS made no iteration in two calls (tolerances) after {counted()} evaluations"
             break
         if counted() >= points[min(nxt, len(points) - 1)] or counted() >= evals:
-            log(steps, seconds)
+            log(steps, seconds, cpu)
             while nxt < len(points) and points[nxt] <= counted():
                 nxt += 1
         if counted() == before:
             raise RuntimeError(f"{scheme}: a step made no closure call")
     if curves["evals"][-1] != counted():
-        log(steps, seconds)
+        log(steps, seconds, cpu)
     fin = [v for v in curves["test_rel_l2"] if math.isfinite(v)]
     out = {"scheme": scheme, "lr": lr, "budget_evals": evals, "batch_size": None, **curves,
            "final_test_rel_l2": curves["test_rel_l2"][-1], "final_test_max_abs": curves["test_max_abs"][-1],
            "best_test_rel_l2": min(fin) if fin else math.nan, "final_loss": curves["loss"][-1],
-           "diverged": diverged, "divergence": divergence, "stopped": stopped,
+           "diverged": diverged, "divergence": divergence, "stopped": stopped, "lbfgs_tolerance_stops": tol_stops,
            "closure_calls": model.evals, "closure_calls_no_grad": model.evals_no_grad,
-           "wall_time_s": curves["wall_time"][-1], "n_params": sum(p.numel() for p in net.parameters()),
-           "seconds_per_eval": curves["wall_time"][-1] / max(1, counted())}
+           "wall_time_s": curves["wall_time"][-1], "cpu_time_s": curves["cpu_time"][-1],
+           "n_params": sum(p.numel() for p in net.parameters()),
+           "cpu_seconds_per_eval": curves["cpu_time"][-1] / max(1, counted())}
     if keep_state:
         out["state"] = {k: v.detach().cpu().to(torch.float64).tolist() for k, v in net.state_dict().items()}
     return out
@@ -471,13 +480,13 @@ def truncate_run(run: dict[str, Any], evals: int) -> dict[str, Any]:
     taken there (``budget_evals = evals``): the literature L-BFGS run read at the comparison's
     budget (the same setup and seed, so the same run)."""
     n = max(i for i, e in enumerate(run["evals"]) if e <= evals) + 1
-    keys = ("evals", "steps", "wall_time", "loss", "test_rel_l2", "test_max_abs")
+    keys = ("evals", "steps", "wall_time", "cpu_time", "loss", "test_rel_l2", "test_max_abs")
     out = {k: v for k, v in run.items() if k not in keys and k != "state"}
     out.update({k: run[k][:n] for k in keys})
     fin = [v for v in out["test_rel_l2"] if math.isfinite(v)]
     out.update(budget_evals=evals, final_test_rel_l2=out["test_rel_l2"][-1], final_test_max_abs=out["test_max_abs"][-1],
                best_test_rel_l2=min(fin) if fin else math.nan, final_loss=out["loss"][-1],
-               wall_time_s=out["wall_time"][-1], truncated_from=run["evals"][-1], stopped=None)
+               wall_time_s=out["wall_time"][-1], cpu_time_s=out["cpu_time"][-1], truncated_from=run["evals"][-1], stopped=None)
     return out
 
 
@@ -502,7 +511,7 @@ def burgers_pinn(size: str = "quick", device=None, progress: bool = False, *, se
     :data:`RAISSI_SIZES`. Units: ``literature|seedS`` and ``lr=LR|SCHEME|seedS``. ``summary``
     holds ``best_rel_l2`` (the lowest final error over all runs), ``best_run``, the statistics
     per run key (:func:`summarize`) and of the literature runs, and ``table`` (one row per
-    optimizer: error, evaluations, seconds).
+    optimizer: error, evaluations, seconds of wall clock and of CPU).
     """
     from . import _check_size
     from ..problems.pinn import BurgersRaissi
@@ -562,7 +571,7 @@ def burgers_summary(literature: dict[str, Any], runs: dict[str, dict[str, Any]])
     ``literature`` (statistics over seeds of the final error, evaluations and seconds),
     ``per_key`` (:func:`summarize` of the comparison) and ``table``: one row per optimizer
     (problem, optimizer, lr, final relative L2 mean/sd/min/max over seeds, evaluations,
-    seconds per run (mean), seeds, diverged seeds)."""
+    wall-clock and CPU seconds per run, seeds, diverged seeds)."""
     cands = [(r["final_test_rel_l2"], f"literature|seed{s}") for s, r in literature.items()]
     cands += [(r["final_test_rel_l2"], f"{k}|seed{s}") for k, per in runs.items() for s, r in per.items()]
     cands = [c for c in cands if math.isfinite(c[0])]
@@ -573,14 +582,15 @@ def burgers_summary(literature: dict[str, Any], runs: dict[str, dict[str, Any]])
               "lr": lit[0]["lr"] if lit else math.nan, "seeds": len(lit), "diverged": sum(bool(r["diverged"]) for r in lit),
               "rel_l2": _stats([r["final_test_rel_l2"] for r in lit if not r["diverged"]]),
               "evals": _stats([float(r["evals"][-1]) for r in lit]),
-              "seconds": _stats([r["wall_time_s"] for r in lit])}]
+              "seconds": _stats([r["wall_time_s"] for r in lit]), "cpu_seconds": _stats([r["cpu_time_s"] for r in lit])}]
     for key, per in runs.items():
         rs = list(per.values())
         table.append({"problem": "Burgers (Raissi et al. 2019 setup)", "optimizer": rs[0]["scheme"], "lr": rs[0]["lr"],
                       "seeds": len(rs), "diverged": sum(bool(r["diverged"]) for r in rs),
                       "rel_l2": _stats([r["final_test_rel_l2"] for r in rs if not r["diverged"]]),
                       "evals": _stats([float(r["evals"][-1]) for r in rs]),
-                      "seconds": _stats([r["wall_time_s"] for r in rs])})
+                      "seconds": _stats([r["wall_time_s"] for r in rs]),
+                      "cpu_seconds": _stats([r["cpu_time_s"] for r in rs])})
     return {"best_rel_l2": best[0], "best_run": best[1],
             "literature": {"final_rel_l2": _stats([r["final_test_rel_l2"] for r in lit if not r["diverged"]]),
                            "evals": [r["evals"][-1] for r in lit], "wall_time_s": [r["wall_time_s"] for r in lit],
@@ -589,19 +599,21 @@ def burgers_summary(literature: dict[str, Any], runs: dict[str, dict[str, Any]])
 
 
 def plot_burgers(res: dict[str, Any], path: Path | None = None):
-    """Two panels: relative L2 test error against gradient evaluations and against seconds, one
-    line per seed, one colour per optimizer (L-BFGS: the literature runs in full)."""
+    """Two panels: relative L2 test error against gradient evaluations and against CPU seconds
+    (one thread; on a shared machine the fair clock), one line per seed, one colour per optimizer
+    (L-BFGS: the literature runs in full)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     series = [("L-BFGS (literature)", list(res["literature"].values()))]
     series += [(k.split("|", 1)[1] + f" (lr {k.split('|')[0][3:]})", list(v.values()))
                for k, v in res["runs"].items() if not k.endswith("|L-BFGS")]
-    for ax, xkey, xlabel in ((axes[0], "evals", "gradient evaluations"), (axes[1], "wall_time", "seconds")):
+    for ax, xkey, xlabel in ((axes[0], "evals", "gradient evaluations"),
+                             (axes[1], "cpu_time", "CPU seconds (one thread)")):
         for i, (label, rs) in enumerate(series):
             for j, r in enumerate(rs):
                 ys = [v if math.isfinite(v) else math.nan for v in r["test_rel_l2"]]
-                ax.loglog([max(x, 1e-3 if xkey == "wall_time" else 1) for x in r[xkey]], ys, color=f"C{i}",
+                ax.loglog([max(x, 1e-3 if xkey == "cpu_time" else 1) for x in r[xkey]], ys, color=f"C{i}",
                           lw=1, alpha=0.8, label=label if j == 0 else None)
         ax.axhline(res["paper"]["rel_l2"], color="k", ls=":", lw=1, label="Raissi et al. 2019")
         ax.axvline(res["config"]["compare_evals"], color="grey", ls="--", lw=0.8) if xkey == "evals" else None

@@ -106,7 +106,7 @@ def test_every_scheme_gets_exactly_the_budget(scheme, lr):
     r = train_budget(p, scheme, lr, 40, widths=[6], dtype=torch.float64, n_logs=6)
     assert r["evals"][0] == 0 and r["evals"][-1] == 40
     assert r["closure_calls"] + r["closure_calls_no_grad"] == 40
-    assert len(r["wall_time"]) == len(r["test_rel_l2"]) and r["wall_time"][-1] > 0
+    assert len(r["wall_time"]) == len(r["test_rel_l2"]) == len(r["cpu_time"]) and r["wall_time"][-1] > 0
     if scheme == "A-RelSAV":
         assert r["closure_calls_no_grad"] == 20 and r["steps"][-1] == 20
     elif scheme == "ISGD":
@@ -117,7 +117,7 @@ def test_every_scheme_gets_exactly_the_budget(scheme, lr):
 
 def test_truncate_run_reads_the_run_at_the_budget():
     run_ = {"scheme": "L-BFGS", "lr": 1.0, "budget_evals": 100, "evals": [0, 10, 30, 60, 100], "steps": [0, 5, 12, 20, 31],
-            "wall_time": [0, 1, 2, 3, 4], "loss": [5, 4, 3, 2, 1], "test_rel_l2": [1, .5, .4, .3, .2],
+            "wall_time": [0, 1, 2, 3, 4], "cpu_time": [0, 1, 2, 3, 4], "loss": [5, 4, 3, 2, 1], "test_rel_l2": [1, .5, .4, .3, .2],
             "test_max_abs": [2, 1, .8, .6, .4], "diverged": False, "state": {"w": [1.0]}}
     t = truncate_run(run_, 50)
     assert t["evals"] == [0, 10, 30] and t["final_test_rel_l2"] == 0.4 and t["budget_evals"] == 50
