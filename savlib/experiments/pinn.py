@@ -1,8 +1,13 @@
-"""PINN training experiments: seed 000 Fig. 12 (Burgers) and seed 001 Figs. 2-4 (ISGD,Adam).
+"""PINN training experiments: Burgers in Raissi et al. 2019's setup (``pinn_burgers``), Ma, Mao &
+Shen 2024 Fig. 12 (``pinn_burgers_paper``) and Li, Chen & Huang 2023 Figs. 2-4 (ISGD,Adam).
 
-Book chapter "Implicit SGD and SAV on PINNs" (``book/pinns/training.ipynb``). Every run goes
-through :func:`savlib.train.fit` with a :class:`savlib.problems.pinn.PINNModel` and is
+Book chapter "Implicit SGD and SAV on PINNs" (``book/pinns/training.ipynb``). Every run is
 measured against the exact solution (Cole-Hopf for Burgers, closed forms for the others).
+``pinn_burgers`` (:func:`burgers_pinn`) trains Raissi et al. 2019's Burgers PINN
+(:class:`~savlib.problems.pinn.BurgersRaissi`) with L-BFGS as they do, and compares SGD, Adam,
+L-BFGS, the adaptive SAV family and ISGD on it at the same full batch and the same number of
+gradient evaluations (:func:`train_budget`); the other experiments go through
+:func:`savlib.train.fit` with a :class:`savlib.problems.pinn.PINNModel` (:func:`train_pinn`).
 
 **Cost unit.** Schemes are compared at an equal number of *loss/gradient evaluations*
 (closure calls), not of steps: A-SAV, A-ResSAV, Adam, Adagrad, RMSprop and SGD call the
@@ -12,9 +17,9 @@ forward-only but is counted as a full evaluation); one ISGD step calls it ``K1``
 :class:`~savlib.problems.pinn.PINNModel` are checked against ``steps x evals per step``.
 
 **Sizes.** The experiment runner knows ``quick`` (CI) and ``full``. ``full`` of
-``pinn_burgers`` and ``pinn_isgd`` is a *reduced CPU size* that finishes in well under an
-hour on one thread of a laptop-class CPU (the parameters are in each function's
-``SIZES`` table and in the JSON). The papers' sizes are the separate experiments
+``pinn_burgers`` is Raissi et al.'s problem and network with budgets that fit about an hour
+of one CPU core (:data:`RAISSI_SIZES`); ``full`` of ``pinn_isgd`` is a *reduced CPU size*
+(the parameters are in each function's ``SIZES`` table and in the JSON). The papers' sizes are the separate experiments
 ``pinn_burgers_paper`` and ``pinn_isgd_paper`` (meant for a GPU; their ``quick`` is the
 same as the CPU experiments'). Both run every scheme with 3 seeds at full size (each seed
 draws its own points, network and batch order); the result holds every run under
@@ -27,13 +32,13 @@ run as one resumable unit (``ctx.unit``), so ``python -m savlib.experiments pinn
 
 Deviations from the papers, all recorded in the JSON under ``"config"``:
 
-* seed 000 does not give the number of iterations of Fig. 12, nor the initial/boundary
+* Ma, Mao & Shen 2024 does not give the number of iterations of Fig. 12, nor the initial/boundary
   points (see :class:`savlib.problems.pinn.Burgers`);
-* seed 001 does not give ``K1`` (inner steps) nor the split between the implicit phase
+* Li, Chen & Huang 2023 does not give ``K1`` (inner steps) nor the split between the implicit phase
   and the Adam phase of Algorithm 1; we use ``K1 = 10`` and spend half the budget in the
   implicit phase (``K0 = evals / (2 K1)``), the rest in Adam at the paper's small rate
-  ``eta`` (the second entry of seed 001 Table 1), with the inner rate ``gamma = eta``;
-* seed 001 uses mini-batches of 40 of the 400 collocation points at the small rate of the
+  ``eta`` (the second entry of Li, Chen & Huang 2023 Table 1), with the inner rate ``gamma = eta``;
+* Li, Chen & Huang 2023 uses mini-batches of 40 of the 400 collocation points at the small rate of the
   ODE only; all other runs are full batch.
 """
 from __future__ import annotations
@@ -59,12 +64,12 @@ __all__ = ["EXPERIMENTS", "RAISSI_SIZES", "RAISSI_COMPARE", "RAISSI_LBFGS", "RAI
            "plot_runs", "summarize", "summary_table", "summary_html", "load_result", "RESULTS_DIR"]
 
 
-#: seed 000 Fig. 12: the adaptive SAV family against torch's adaptive optimizers
+#: Ma, Mao & Shen 2024 Fig. 12: the adaptive SAV family against torch's adaptive optimizers
 BURGERS_SCHEMES = ("A-SAV", "A-ResSAV", "A-RelSAV", "Adam", "Adagrad", "RMSprop")
-#: seed 001 Figs. 2-4
+#: Li, Chen & Huang 2023 Figs. 2-4
 ISGD_SCHEMES = ("SGD", "Adam", "ISGD,Adam")
 
-#: seed 001 Table 1 and the text of sec. 4: absolute errors quoted for Figs. 3d and 4d
+#: Li, Chen & Huang 2023 Table 1 and the text of sec. 4: absolute errors quoted for Figs. 3d and 4d
 PAPER_ISGD = {
     "poisson2d": {"max_abs_error": 2e-3, "iterations_adam": 2_000_000, "iterations_isgd": 1_100_000},
     "helmholtz": {"max_abs_error": 7e-3, "iterations_adam": 1_000_000, "iterations_isgd": 550_000},
@@ -73,7 +78,7 @@ PAPER_ISGD = {
 }
 
 #: Burgers sizes. "cpu" is what ``pinn_burgers --full`` runs (3 seeds x 2 lrs x 6 schemes x 1000
-#: evaluations: about 25 minutes of one CPU core); "paper" is seed 000's network and points (the
+#: evaluations: about 25 minutes of one CPU core); "paper" is Ma, Mao & Shen 2024's network and points (the
 #: iteration count is ours: the paper does not give it).
 BURGERS_SIZES: dict[str, dict[str, Any]] = {
     "quick": dict(nx=40, nt=15, n_initial=50, n_boundary=25, test_nx=64, test_nt=25, widths=[32] * 5,
@@ -84,7 +89,7 @@ BURGERS_SIZES: dict[str, dict[str, Any]] = {
                   evals=20_000, n_logs=100, seeds=3),
 }
 
-#: seed 001 sizes per problem: problem kwargs, hidden widths, budget (evaluations per run)
+#: Li, Chen & Huang 2023 sizes per problem: problem kwargs, hidden widths, budget (evaluations per run)
 ISGD_SIZES: dict[str, dict[str, dict[str, Any]]] = {
     "quick": {
         "ode_eps2": dict(kw=dict(eps=2.0, n_f=100, n_test=401), widths=[20] * 3, evals=300),
@@ -110,7 +115,7 @@ ISGD_SIZES: dict[str, dict[str, dict[str, Any]]] = {
 #: of one CPU core)
 ISGD_SEEDS = {"quick": 1, "cpu": 3, "paper": 3}
 
-#: seed 001 sec. 4 / Table 1: (small lr, large lr), and the batch size at the small lr
+#: Li, Chen & Huang 2023 sec. 4 / Table 1: (small lr, large lr), and the batch size at the small lr
 ISGD_LRS = {"ode_eps2": (1e-3, 0.5), "ode_eps0.01": (1e-3, 0.5), "poisson2d": (5e-4, 0.5),
             "helmholtz": (5e-4, 0.5)}
 ISGD_SMALL_BATCH = {"ode_eps2": 40, "ode_eps0.01": 40, "poisson2d": None, "helmholtz": None}
@@ -129,13 +134,13 @@ def evals_per_step(scheme: str, K1: int = 10) -> int:
 
 def make_optimizer(scheme: str, params, lr: float, *, C: float = 1e4, lam: float = 4.0, K1: int = 10,
                    gamma: float = 1e-3) -> torch.optim.Optimizer:
-    """The optimizers of the chapter by name: seed 000's ``A-SAV``, ``A-ResSAV``, ``A-RelSAV``
+    """The optimizers of the chapter by name: Ma, Mao & Shen 2024's ``A-SAV``, ``A-ResSAV``, ``A-RelSAV``
     (``savlib.schemes`` with ``adaptive=True``, constant ``C``, ``L = lam Id``), torch's ``Adam``,
     ``Adagrad``, ``RMSprop``, ``SGD`` (other settings at torch's defaults), ``LBFGS`` (torch's
     L-BFGS with ``max_iter=1`` and no line search: one gradient evaluation per step, so it is
     compared at equal cost like the others; history 20, step ``lr`` along the quasi-Newton
     direction), and ``ISGD`` (one implicit step = ``K1`` inner Adam steps at rate ``gamma``,
-    seed 001 Algorithm 1)."""
+    Li, Chen & Huang 2023 Algorithm 1)."""
     from ..schemes import ISGD
     from . import make_scheme
 
@@ -165,7 +170,7 @@ def train_pinn(problem, scheme: str, lr: float, evals: int, *, widths, seed: int
     """Train ``problem.default_model(widths)`` (seeded by ``seed``: every scheme starts from the
     same network) with ``scheme`` at ``lr`` for a budget of ``evals`` closure calls.
 
-    ``scheme`` is a name of :func:`make_optimizer` or ``"ISGD,Adam"`` (seed 001 Algorithm 1:
+    ``scheme`` is a name of :func:`make_optimizer` or ``"ISGD,Adam"`` (Li, Chen & Huang 2023 Algorithm 1:
     ``K0 = isgd_fraction * evals / K1`` implicit steps of rate ``lr`` with ``K1`` inner Adam steps
     at rate ``eta``, then Adam at rate ``eta`` for the rest of the budget; ``eta`` defaults to
     ``lr``). Returns a JSON-ready dict: the curves against evaluations (``evals``, ``steps``,
@@ -246,7 +251,7 @@ def _size(size: str, paper: bool) -> str:
     return "paper" if paper else "cpu"
 
 
-# ============================================================================ seed 000 Fig. 12
+# ============================================================================ Ma, Mao & Shen 2024 Fig. 12
 def _seed_list(seeds, seed: int, n: int) -> list[int]:
     if seeds is None:
         return [seed + k for k in range(n)]
@@ -267,14 +272,14 @@ def burgers_fig12(size: str = "quick", device=None, progress: bool = False, *, s
                   seeds=None, paper: bool = False, lrs=(0.01, 0.001), schemes=BURGERS_SCHEMES,
                   evals: int | None = None, widths=None, nx: int | None = None, nt: int | None = None,
                   C: float = 1e4, lam: float = 4.0, ctx: Context | None = None) -> dict[str, Any]:
-    """Seed 000 Example 5 / Fig. 12: Burgers (``nu = 0.01/pi``) relative L2 test error against
+    """Ma, Mao & Shen 2024 Example 5 / Fig. 12: Burgers (``nu = 0.01/pi``) relative L2 test error against
     the Cole-Hopf solution vs gradient evaluations, A-SAV / A-ResSAV / A-RelSAV (``C = 1e4``,
     ``lam = 4``) against Adam, Adagrad, RMSprop, at ``lr = 0.01`` and ``0.001``; 5 hidden layers
     of 32 tanh units, full batch on a grid of residual points.
 
     Sizes (:data:`BURGERS_SIZES`): quick 40 x 15 points, 150 evaluations, one seed; full (CPU)
     60 x 20 points, 1000 evaluations per run, seeds ``seed, seed+1, seed+2`` (each seed draws
-    its own initial/boundary points and network); ``paper=True`` at full size: seed 000's
+    its own initial/boundary points and network); ``paper=True`` at full size: Ma, Mao & Shen 2024's
     200 x 60 points and 20000 evaluations (the paper does not give its iteration count).
     ``evals``, ``widths``, ``nx``, ``nt``, ``seeds`` override the size's values. Every run is
     one unit ``lr=LR|SCHEME|seedS`` of the result of record.
@@ -623,7 +628,7 @@ def plot_burgers(res: dict[str, Any], path: Path | None = None):
     return finish(fig, path)
 
 
-# ============================================================================ seed 001 Figs. 2-4
+# ============================================================================ Li, Chen & Huang 2023 Figs. 2-4
 def _problem_kw(p: str, kw: dict[str, Any]) -> dict[str, Any]:
     """Every constructor parameter of problem ``p`` but the seed: the class defaults updated
     with ``kw`` (so the declared configuration names the points, weights and coefficients)."""
@@ -641,7 +646,7 @@ def isgd_pinn(size: str = "quick", device=None, progress: bool = False, *, seed:
               paper: bool = False, problems=("ode_eps2", "ode_eps0.01", "poisson2d", "helmholtz"),
               schemes=ISGD_SCHEMES, K1: int = 10, isgd_fraction: float = 0.5, evals: dict | None = None,
               ctx: Context | None = None) -> dict[str, Any]:
-    """Seed 001 Figs. 2-4: singularly perturbed ODE (eq. 19, eps = 2 and 0.01), 2-D Poisson
+    """Li, Chen & Huang 2023 Figs. 2-4: singularly perturbed ODE (eq. 19, eps = 2 and 0.01), 2-D Poisson
     (eq. 20) and Helmholtz k = 4 (eq. 21), SGD vs Adam vs ISGD,Adam at a small lr (0.001 for
     the ODE with batches of 40, 0.0005 for the 2-D problems) and at lr 0.5 (full batch), all
     with the same budget of closure calls. Reports the max absolute error next to the
@@ -693,7 +698,7 @@ def isgd_pinn(size: str = "quick", device=None, progress: bool = False, *, seed:
             "runs": runs, "summary": summarize(runs)}
 
 
-# ============================================================================ seed 001 Fig. 1 / sec. 2.2
+# ============================================================================ Li, Chen & Huang 2023 Fig. 1 / sec. 2.2
 #: sizes of ``pinn_stiffness``: the network and points of the chapter "Stiffness of PINN
 #: losses" at book size (full) and a smoke test (quick)
 STIFFNESS_SIZES: dict[str, dict[str, Any]] = {
@@ -705,7 +710,7 @@ STIFFNESS_SIZES: dict[str, dict[str, Any]] = {
 def adam_warmup(problem, widths, steps: int, seed: int = 0, device=None, dtype: torch.dtype = torch.float64):
     """``problem.default_model(widths)`` from :func:`savlib.generator` ``(seed)`` after ``steps``
     full-batch steps of torch's Adam with default settings (lr 1e-3) on ``problem.loss``: the
-    warm-up before the Hessian spectra of the chapter "Stiffness of PINN losses" (seed 001
+    warm-up before the Hessian spectra of the chapter "Stiffness of PINN losses" (Li, Chen & Huang 2023
     Fig. 1 uses Adam; it does not say at which parameters its spectra were taken)."""
     model = problem.default_model(widths=list(widths), generator=generator(seed)).to(get_device(device), dtype)
     opt = torch.optim.Adam(model.parameters())
@@ -727,7 +732,7 @@ def _top_eigen(problem, model, tol: float) -> dict[str, Any]:
 def stiffness_sweep(size: str = "quick", device=None, progress: bool = False, *, seed: int = 0, seeds=None,
                     widths=None, n_f: int | None = None, steps: int | None = None, freqs=None, amp: float = 0.1,
                     tol: float = 1e-6, ctx: Context | None = None) -> dict[str, Any]:
-    """Seed 001 sec. 2.2 / Fig. 1, the frequency sweep of the chapter "Stiffness of PINN
+    """Li, Chen & Huang 2023 sec. 2.2 / Fig. 1, the frequency sweep of the chapter "Stiffness of PINN
     losses": for ``u = sin(2 pi x) + amp sin(m pi x)`` (``-u'' = f`` on (0, 1), ``N_r = n_f``
     collocation points) and each ``m`` in ``freqs``, plus the smooth ``u_L`` (``amp = 0``), the
     largest Hessian eigenvalue of the PINN loss (Lanczos, relative tolerance ``tol``) at the
@@ -967,14 +972,14 @@ def _experiments():
         "pinn_burgers": Experiment("pinn_burgers", "Burgers PINN in Raissi et al. 2019's setup: L-BFGS as they train it, "
                                    "and SGD/Adam/L-BFGS/A-SAV family/ISGD at equal full batch and gradient "
                                    "evaluations, 3 seeds", _burgers, plot_burgers),
-        "pinn_burgers_paper": Experiment("pinn_burgers_paper", "seed 000 Fig. 12 at the paper's size (GPU)",
+        "pinn_burgers_paper": Experiment("pinn_burgers_paper", "Ma, Mao & Shen 2024 Fig. 12 at the paper's size (GPU)",
                                          _burgers_paper, plot_runs),
-        "pinn_isgd": Experiment("pinn_isgd", "seed 001 Figs. 2-4: ODE/Poisson/Helmholtz, SGD vs Adam vs ISGD,Adam, "
+        "pinn_isgd": Experiment("pinn_isgd", "Li, Chen & Huang 2023 Figs. 2-4: ODE/Poisson/Helmholtz, SGD vs Adam vs ISGD,Adam, "
                                 "3 seeds (full = reduced CPU size)", _isgd, plot_runs),
-        "pinn_stiffness": Experiment("pinn_stiffness", "seed 001 sec. 2.2 / Fig. 1: largest Hessian eigenvalue "
+        "pinn_stiffness": Experiment("pinn_stiffness", "Li, Chen & Huang 2023 sec. 2.2 / Fig. 1: largest Hessian eigenvalue "
                                      "of the 1-D Poisson PINN loss against the frequency of the fine scale, 3 seeds",
                                      stiffness_sweep, plot_stiffness),
-        "pinn_isgd_paper": Experiment("pinn_isgd_paper", "seed 001 Figs. 2-4 at the paper's size (GPU)",
+        "pinn_isgd_paper": Experiment("pinn_isgd_paper", "Li, Chen & Huang 2023 Figs. 2-4 at the paper's size (GPU)",
                                       _isgd_paper, plot_runs),
     }
 
