@@ -156,3 +156,19 @@ def test_spectrum_rules():
 def test_mean_sd():
     assert pinns.mean_sd({"mean": 0.123456, "std": 0.01, "n": 3}) == "0.123 +- 0.01"
     assert pinns.mean_sd({"mean": math.nan, "std": math.nan, "n": 0}) == "diverged"
+
+
+def _lit(errs):
+    lit = {str(k): {"final_test_rel_l2": v, "cpu_time_s": 60.0} for k, v in enumerate(errs)}
+    cfg = {"lbfgs": {"history_size": 50}, "lbfgs_evals": 7000, "dtype": "float32"}
+    return {"config": cfg, "literature": lit}
+
+
+def test_burgers_literature_claim_rule():
+    claim, paper, measured, verdict = pinns.burgers_literature_claim(_lit([6e-4, 8e-4, 9e-4]))
+    assert verdict == "reproduced" and "6.7e-4" in claim and "Raissi" in paper
+    assert "6.00e-04 (seed 0)" in measured and "7000 gradient evaluations" in measured
+    assert pinns.burgers_literature_claim(_lit([6e-4, 2e-3, 3e-3]))[3] == "partly"      # best seed only
+    assert pinns.burgers_literature_claim(_lit([2e-3, 3e-3, math.nan]))[3] == "not reproduced"
+    assert pinns.burgers_literature_claim(_lit([math.nan]))[3] == "not reproduced"
+    assert pinns.burgers_literature_claim(_lit([6e-4, 7e-4, math.nan]))[3] == "partly"   # a diverged seed counts
