@@ -414,7 +414,7 @@ def burgers_literature_claim(res: dict[str, Any]) -> tuple[str, str, str, str]:
     verdict = ("reproduced" if mean <= RAISSI_BOUND else "partly" if best <= RAISSI_BOUND else "not reproduced")
     cpu = [r.get("cpu_time_s", math.nan) / 60 for r in lit.values()]
     measured = (f"L-BFGS (history {cfg['lbfgs']['history_size']}, strong Wolfe), {cfg['lbfgs_evals']} gradient "
-                f"evaluations, {cfg['dtype']}: final relative L2 error " + ", ".join(
+                f"evaluations, {cfg.get('lbfgs_dtype', cfg['dtype'])}: final relative L2 error " + ", ".join(
                     f"{v:.2e} (seed {s})" for s, v in errs.items())
                 + f"; mean {mean:.2e}; {max(cpu):.0f} CPU minutes per run at most")
     return (RAISSI_CLAIM, "Raissi, Perdikaris and Karniadakis (2019)", measured, verdict)
