@@ -1,8 +1,13 @@
-"""PINN training experiments: seed 000 Fig. 12 (Burgers) and seed 001 Figs. 2-4 (ISGD,Adam).
+"""PINN training experiments: Burgers in Raissi et al. 2019's setup (``pinn_burgers``), Ma, Mao &
+Shen 2024 Fig. 12 (``pinn_burgers_paper``) and Li, Chen & Huang 2023 Figs. 2-4 (ISGD,Adam).
 
-Book chapter "Implicit SGD and SAV on PINNs" (``book/pinns/training.ipynb``). Every run goes
-through :func:`savlib.train.fit` with a :class:`savlib.problems.pinn.PINNModel` and is
+Book chapter "Implicit SGD and SAV on PINNs" (``book/pinns/training.ipynb``). Every run is
 measured against the exact solution (Cole-Hopf for Burgers, closed forms for the others).
+``pinn_burgers`` (:func:`burgers_pinn`) trains Raissi et al. 2019's Burgers PINN
+(:class:`~savlib.problems.pinn.BurgersRaissi`) with L-BFGS as they do, and compares SGD, Adam,
+L-BFGS, the adaptive SAV family and ISGD on it at the same full batch and the same number of
+gradient evaluations (:func:`train_budget`); the other experiments go through
+:func:`savlib.train.fit` with a :class:`savlib.problems.pinn.PINNModel` (:func:`train_pinn`).
 
 **Cost unit.** Schemes are compared at an equal number of *loss/gradient evaluations*
 (closure calls), not of steps: A-SAV, A-ResSAV, Adam, Adagrad, RMSprop and SGD call the
@@ -12,9 +17,9 @@ forward-only but is counted as a full evaluation); one ISGD step calls it ``K1``
 :class:`~savlib.problems.pinn.PINNModel` are checked against ``steps x evals per step``.
 
 **Sizes.** The experiment runner knows ``quick`` (CI) and ``full``. ``full`` of
-``pinn_burgers`` and ``pinn_isgd`` is a *reduced CPU size* that finishes in well under an
-hour on one thread of a laptop-class CPU (the parameters are in each function's
-``SIZES`` table and in the JSON). The papers' sizes are the separate experiments
+``pinn_burgers`` is Raissi et al.'s problem and network with budgets that fit about an hour
+of one CPU core (:data:`RAISSI_SIZES`); ``full`` of ``pinn_isgd`` is a *reduced CPU size*
+(the parameters are in each function's ``SIZES`` table and in the JSON). The papers' sizes are the separate experiments
 ``pinn_burgers_paper`` and ``pinn_isgd_paper`` (meant for a GPU; their ``quick`` is the
 same as the CPU experiments'). Both run every scheme with 3 seeds at full size (each seed
 draws its own points, network and batch order); the result holds every run under
@@ -27,13 +32,13 @@ run as one resumable unit (``ctx.unit``), so ``python -m savlib.experiments pinn
 
 Deviations from the papers, all recorded in the JSON under ``"config"``:
 
-* seed 000 does not give the number of iterations of Fig. 12, nor the initial/boundary
+* Ma, Mao & Shen 2024 does not give the number of iterations of Fig. 12, nor the initial/boundary
   points (see :class:`savlib.problems.pinn.Burgers`);
-* seed 001 does not give ``K1`` (inner steps) nor the split between the implicit phase
+* Li, Chen & Huang 2023 does not give ``K1`` (inner steps) nor the split between the implicit phase
   and the Adam phase of Algorithm 1; we use ``K1 = 10`` and spend half the budget in the
   implicit phase (``K0 = evals / (2 K1)``), the rest in Adam at the paper's small rate
-  ``eta`` (the second entry of seed 001 Table 1), with the inner rate ``gamma = eta``;
-* seed 001 uses mini-batches of 40 of the 400 collocation points at the small rate of the
+  ``eta`` (the second entry of Li, Chen & Huang 2023 Table 1), with the inner rate ``gamma = eta``;
+* Li, Chen & Huang 2023 uses mini-batches of 40 of the 400 collocation points at the small rate of the
   ODE only; all other runs are full batch.
 """
 from __future__ import annotations
@@ -47,23 +52,24 @@ import torch
 
 from .._figures import finish
 from ..config import generator, get_device
-from ..problems.pinn import BURGERS_NU, Burgers, Helmholtz2D, PerturbedODE, PINNModel, Poisson2D
+from ..problems.pinn import BURGERS_NU, Burgers, Helmholtz2D, PerturbedODE, PINNModel, Poisson2D, max_abs, rel_l2
 from ..train import History, fit
 from .record import RESULTS_DIR, load_result  # noqa: F401  (re-exported)
 from .record import Context
 
-__all__ = ["EXPERIMENTS", "BURGERS_SCHEMES", "ISGD_SCHEMES", "BURGERS_SIZES", "ISGD_SIZES", "PAPER_ISGD",
+__all__ = ["EXPERIMENTS", "RAISSI_SIZES", "RAISSI_COMPARE", "RAISSI_LBFGS", "RAISSI_REPORTED", "burgers_pinn",
+           "burgers_summary", "plot_burgers", "train_budget", "BURGERS_SCHEMES", "ISGD_SCHEMES", "BURGERS_SIZES", "ISGD_SIZES", "PAPER_ISGD",
            "ISGD_SEEDS", "STIFFNESS_SIZES", "adam_warmup", "stiffness_sweep", "stiffness_summary",
            "plot_stiffness", "make_optimizer", "evals_per_step", "train_pinn", "burgers_fig12", "isgd_pinn",
            "plot_runs", "summarize", "summary_table", "summary_html", "load_result", "RESULTS_DIR"]
 
 
-#: seed 000 Fig. 12: the adaptive SAV family against torch's adaptive optimizers
+#: Ma, Mao & Shen 2024 Fig. 12: the adaptive SAV family against torch's adaptive optimizers
 BURGERS_SCHEMES = ("A-SAV", "A-ResSAV", "A-RelSAV", "Adam", "Adagrad", "RMSprop")
-#: seed 001 Figs. 2-4
+#: Li, Chen & Huang 2023 Figs. 2-4
 ISGD_SCHEMES = ("SGD", "Adam", "ISGD,Adam")
 
-#: seed 001 Table 1 and the text of sec. 4: absolute errors quoted for Figs. 3d and 4d
+#: Li, Chen & Huang 2023 Table 1 and the text of sec. 4: absolute errors quoted for Figs. 3d and 4d
 PAPER_ISGD = {
     "poisson2d": {"max_abs_error": 2e-3, "iterations_adam": 2_000_000, "iterations_isgd": 1_100_000},
     "helmholtz": {"max_abs_error": 7e-3, "iterations_adam": 1_000_000, "iterations_isgd": 550_000},
@@ -72,7 +78,7 @@ PAPER_ISGD = {
 }
 
 #: Burgers sizes. "cpu" is what ``pinn_burgers --full`` runs (3 seeds x 2 lrs x 6 schemes x 1000
-#: evaluations: about 25 minutes of one CPU core); "paper" is seed 000's network and points (the
+#: evaluations: about 25 minutes of one CPU core); "paper" is Ma, Mao & Shen 2024's network and points (the
 #: iteration count is ours: the paper does not give it).
 BURGERS_SIZES: dict[str, dict[str, Any]] = {
     "quick": dict(nx=40, nt=15, n_initial=50, n_boundary=25, test_nx=64, test_nt=25, widths=[32] * 5,
@@ -83,7 +89,7 @@ BURGERS_SIZES: dict[str, dict[str, Any]] = {
                   evals=20_000, n_logs=100, seeds=3),
 }
 
-#: seed 001 sizes per problem: problem kwargs, hidden widths, budget (evaluations per run)
+#: Li, Chen & Huang 2023 sizes per problem: problem kwargs, hidden widths, budget (evaluations per run)
 ISGD_SIZES: dict[str, dict[str, dict[str, Any]]] = {
     "quick": {
         "ode_eps2": dict(kw=dict(eps=2.0, n_f=100, n_test=401), widths=[20] * 3, evals=300),
@@ -109,7 +115,7 @@ ISGD_SIZES: dict[str, dict[str, dict[str, Any]]] = {
 #: of one CPU core)
 ISGD_SEEDS = {"quick": 1, "cpu": 3, "paper": 3}
 
-#: seed 001 sec. 4 / Table 1: (small lr, large lr), and the batch size at the small lr
+#: Li, Chen & Huang 2023 sec. 4 / Table 1: (small lr, large lr), and the batch size at the small lr
 ISGD_LRS = {"ode_eps2": (1e-3, 0.5), "ode_eps0.01": (1e-3, 0.5), "poisson2d": (5e-4, 0.5),
             "helmholtz": (5e-4, 0.5)}
 ISGD_SMALL_BATCH = {"ode_eps2": 40, "ode_eps0.01": 40, "poisson2d": None, "helmholtz": None}
@@ -128,13 +134,13 @@ def evals_per_step(scheme: str, K1: int = 10) -> int:
 
 def make_optimizer(scheme: str, params, lr: float, *, C: float = 1e4, lam: float = 4.0, K1: int = 10,
                    gamma: float = 1e-3) -> torch.optim.Optimizer:
-    """The optimizers of the chapter by name: seed 000's ``A-SAV``, ``A-ResSAV``, ``A-RelSAV``
+    """The optimizers of the chapter by name: Ma, Mao & Shen 2024's ``A-SAV``, ``A-ResSAV``, ``A-RelSAV``
     (``savlib.schemes`` with ``adaptive=True``, constant ``C``, ``L = lam Id``), torch's ``Adam``,
     ``Adagrad``, ``RMSprop``, ``SGD`` (other settings at torch's defaults), ``LBFGS`` (torch's
     L-BFGS with ``max_iter=1`` and no line search: one gradient evaluation per step, so it is
     compared at equal cost like the others; history 20, step ``lr`` along the quasi-Newton
     direction), and ``ISGD`` (one implicit step = ``K1`` inner Adam steps at rate ``gamma``,
-    seed 001 Algorithm 1)."""
+    Li, Chen & Huang 2023 Algorithm 1)."""
     from ..schemes import ISGD
     from . import make_scheme
 
@@ -164,7 +170,7 @@ def train_pinn(problem, scheme: str, lr: float, evals: int, *, widths, seed: int
     """Train ``problem.default_model(widths)`` (seeded by ``seed``: every scheme starts from the
     same network) with ``scheme`` at ``lr`` for a budget of ``evals`` closure calls.
 
-    ``scheme`` is a name of :func:`make_optimizer` or ``"ISGD,Adam"`` (seed 001 Algorithm 1:
+    ``scheme`` is a name of :func:`make_optimizer` or ``"ISGD,Adam"`` (Li, Chen & Huang 2023 Algorithm 1:
     ``K0 = isgd_fraction * evals / K1`` implicit steps of rate ``lr`` with ``K1`` inner Adam steps
     at rate ``eta``, then Adam at rate ``eta`` for the rest of the budget; ``eta`` defaults to
     ``lr``). Returns a JSON-ready dict: the curves against evaluations (``evals``, ``steps``,
@@ -245,7 +251,7 @@ def _size(size: str, paper: bool) -> str:
     return "paper" if paper else "cpu"
 
 
-# ============================================================================ seed 000 Fig. 12
+# ============================================================================ Ma, Mao & Shen 2024 Fig. 12
 def _seed_list(seeds, seed: int, n: int) -> list[int]:
     if seeds is None:
         return [seed + k for k in range(n)]
@@ -266,14 +272,14 @@ def burgers_fig12(size: str = "quick", device=None, progress: bool = False, *, s
                   seeds=None, paper: bool = False, lrs=(0.01, 0.001), schemes=BURGERS_SCHEMES,
                   evals: int | None = None, widths=None, nx: int | None = None, nt: int | None = None,
                   C: float = 1e4, lam: float = 4.0, ctx: Context | None = None) -> dict[str, Any]:
-    """Seed 000 Example 5 / Fig. 12: Burgers (``nu = 0.01/pi``) relative L2 test error against
+    """Ma, Mao & Shen 2024 Example 5 / Fig. 12: Burgers (``nu = 0.01/pi``) relative L2 test error against
     the Cole-Hopf solution vs gradient evaluations, A-SAV / A-ResSAV / A-RelSAV (``C = 1e4``,
     ``lam = 4``) against Adam, Adagrad, RMSprop, at ``lr = 0.01`` and ``0.001``; 5 hidden layers
     of 32 tanh units, full batch on a grid of residual points.
 
     Sizes (:data:`BURGERS_SIZES`): quick 40 x 15 points, 150 evaluations, one seed; full (CPU)
     60 x 20 points, 1000 evaluations per run, seeds ``seed, seed+1, seed+2`` (each seed draws
-    its own initial/boundary points and network); ``paper=True`` at full size: seed 000's
+    its own initial/boundary points and network); ``paper=True`` at full size: Ma, Mao & Shen 2024's
     200 x 60 points and 20000 evaluations (the paper does not give its iteration count).
     ``evals``, ``widths``, ``nx``, ``nt``, ``seeds`` override the size's values. Every run is
     one unit ``lr=LR|SCHEME|seedS`` of the result of record.
@@ -311,7 +317,307 @@ def burgers_fig12(size: str = "quick", device=None, progress: bool = False, *, s
             "runs": runs, "summary": summarize(runs)}
 
 
-# ============================================================================ seed 001 Figs. 2-4
+# ============================================================================ Raissi et al. 2019 setup
+#: ``pinn_burgers``: Raissi et al. 2019's Burgers PINN (:class:`~savlib.problems.pinn.BurgersRaissi`)
+#: trained by L-BFGS as they do (the literature run), and a comparison of optimizers on the same
+#: problem at the same full batch and the same budget of gradient evaluations. ``full`` fits in
+#: about an hour of one CPU core (the wall times are in the JSON).
+RAISSI_SIZES: dict[str, dict[str, Any]] = {
+    "quick": dict(problem=dict(n_f=400, n_u=40, test_nx=64, test_nt=25), widths=[20] * 3, lbfgs_evals=150,
+                  lbfgs_seeds=1, compare_evals=60, seeds=1, n_logs=12),
+    "full": dict(problem=dict(n_f=10_000, n_u=100, test_nx=256, test_nt=100), widths=[20] * 8,
+                 lbfgs_evals=5000, lbfgs_seeds=2, compare_evals=600, seeds=3, n_logs=40),
+}
+#: the comparison: (scheme, learning rate); L-BFGS with the literature's settings (:data:`RAISSI_LBFGS`)
+RAISSI_COMPARE = (("L-BFGS", 1.0), ("SGD", 1e-2), ("Adam", 1e-3), ("A-SAV", 1e-2), ("A-ResSAV", 1e-2),
+                  ("A-RelSAV", 1e-2), ("ISGD", 0.5))
+#: Raissi et al. 2019's L-BFGS-B settings (scipy): history (maxcor) 50, at most 50 line-search
+#: steps, ftol = float64 machine epsilon; torch's L-BFGS with the strong Wolfe line search stands in
+RAISSI_LBFGS = dict(history_size=50, tolerance_change=float(torch.finfo(torch.float64).eps), tolerance_grad=1e-9,
+                    line_search="strong_wolfe", lr=1.0, iterations_per_call=50)
+#: Raissi et al. 2019, Burgers (continuous-time inference): relative L2 error of their PINN
+RAISSI_REPORTED = {"rel_l2": 6.7e-4, "n_u": 100, "n_f": 10_000, "widths": [20] * 8, "optimizer": "L-BFGS-B"}
+
+
+def _log_points(budget: int, n: int, extra=()) -> list[int]:
+    """Evaluation counts at which a run is logged: half geometric (early progress), half linear."""
+    import numpy as np
+
+    pts = set(np.unique(np.round(np.geomspace(1, budget, max(2, n // 2)))).astype(int).tolist())
+    pts |= set(np.round(np.linspace(0, budget, max(2, n // 2 + 1))).astype(int).tolist())
+    pts |= {int(e) for e in extra if 0 <= e <= budget}
+    return sorted(pts)
+
+
+def train_budget(problem, scheme: str, lr: float, evals: int, *, widths, seed: int = 0, device=None,
+                 dtype: torch.dtype = torch.float32, n_logs: int = 40, log_at=(), C: float = 1e4, lam: float = 4.0,
+                 K1: int = 10, gamma: float = 1e-3, lbfgs: dict | None = None, keep_state: bool = False
+                 ) -> dict[str, Any]:
+    """Train ``problem.default_model(widths)`` (seeded by ``seed``) on the full batch of its points
+    with ``scheme`` for a budget of ``evals`` loss evaluations (closure calls), counting every call.
+
+    ``scheme`` is a name of :func:`make_optimizer` or ``"L-BFGS"``: torch's L-BFGS with the strong
+    Wolfe line search and the settings ``lbfgs`` (default :data:`RAISSI_LBFGS`), driven in calls of
+    at most ``iterations_per_call`` iterations, each capped so that it ends within one line search
+    of the next log point and of the budget (each call re-evaluates the loss once at its start,
+    at the point where the last one ended: the iteration is the same as in one long call, and
+    these extra evaluations are counted too). A call that ends on one of torch's tolerances
+    (``lbfgs_tolerance_stops`` counts them; in float32 the loss-change test fires once the loss
+    stalls in its last digits) does not end the run: the next call continues from the same
+    state. The run stops early only if two calls in a row make no iteration. The curves are logged when
+    the count first reaches each of :func:`_log_points` (and ``log_at``): ``evals``, ``steps``
+    (optimizer steps; L-BFGS iterations), ``wall_time`` and ``cpu_time`` (seconds of the clock and
+    of this process's CPU in the optimizer, the test-error evaluations excluded: on a shared
+    machine the CPU time is the fair measure of cost), ``loss``, ``test_rel_l2``, ``test_max_abs``. A non-finite loss or a
+    :class:`~savlib.errors.NonFiniteError` ends the run as diverged. ``keep_state=True`` adds the
+    final parameters (``"state"``: name -> nested lists) so that a chapter can rebuild the network.
+    """
+    from ..errors import NonFiniteError
+
+    if not isinstance(evals, int) or evals < 2:
+        raise ValueError(f"evals must be an int >= 2, got {evals!r}")
+    if not (lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    dev = get_device(device)
+    net = problem.default_model(widths=widths, generator=generator(seed)).to(dev, dtype)
+    model = PINNModel(problem, net)
+    x_f = model.data.x_f
+    ref = problem.reference().to(dev, dtype)
+    x_te = problem.test_points().to(dev, dtype)
+    if scheme == "L-BFGS":
+        o = dict(RAISSI_LBFGS, **(lbfgs or {}))
+        per_call = int(o["iterations_per_call"])
+        opt = torch.optim.LBFGS(net.parameters(), lr=lr, max_iter=per_call, history_size=int(o["history_size"]),
+                                tolerance_grad=float(o["tolerance_grad"]),
+                                tolerance_change=float(o["tolerance_change"]), line_search_fn=o["line_search"])
+    else:
+        opt = make_optimizer(scheme, net.parameters(), lr, C=C, lam=lam, K1=K1, gamma=gamma)
+    last = {"loss": math.nan}
+
+    def closure():
+        opt.zero_grad()
+        loss = model.training_loss(None, x_f)
+        if loss.requires_grad:
+            loss.backward()
+        last["loss"] = float(loss.detach())
+        return loss
+
+    def counted() -> int:
+        return model.evals + model.evals_no_grad
+
+    points = _log_points(evals, n_logs, log_at)
+    curves: dict[str, list] = {k: [] for k in ("evals", "steps", "wall_time", "cpu_time", "loss", "test_rel_l2",
+                                                "test_max_abs")}
+
+    def log(steps: int, seconds: float, cpu: float) -> None:
+        with torch.no_grad():
+            pred = model(x_te)
+        curves["evals"].append(counted())
+        curves["steps"].append(steps)
+        curves["wall_time"].append(seconds)
+        curves["cpu_time"].append(cpu)
+        curves["loss"].append(last["loss"])
+        curves["test_rel_l2"].append(float(rel_l2(pred.to(torch.float64), ref.to(torch.float64))))
+        curves["test_max_abs"].append(float(max_abs(pred.to(torch.float64), ref.to(torch.float64))))
+
+    with torch.no_grad():
+        last["loss"] = float(model.training_loss(None, x_f))
+    model.evals_no_grad -= 1            # a measurement, not a step
+    log(0, 0.0, 0.0)
+    nxt = 1
+    while nxt < len(points) and points[nxt] <= 0:
+        nxt += 1
+    steps, seconds, cpu, idle, tol_stops = 0, 0.0, 0.0, 0, 0
+    diverged, divergence, stopped = False, None, None
+    while counted() < evals:
+        before = counted()
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            if scheme == "L-BFGS":
+                # stop within one line search of the budget and of the next log point
+                target = points[nxt] if nxt < len(points) else evals
+                opt.param_groups[0]["max_eval"] = max(1, min(int(per_call * 1.25), evals - before, target - before))
+                n0 = opt.state[opt._params[0]].get("n_iter", 0)
+                opt.step(closure)
+                made = opt.state[opt._params[0]].get("n_iter", 0) - n0
+                if made < per_call and counted() - before < opt.param_groups[0]["max_eval"]:
+                    tol_stops += 1          # the call ended on a tolerance, not on its caps
+                steps += made
+                idle = idle + 1 if made == 0 else 0
+            else:
+                opt.step(closure)
+                steps += 1
+        except NonFiniteError as e:
+            diverged, divergence = True, {"evals": counted(), "reason": str(e)}
+        seconds += time.perf_counter() - t0
+        cpu += time.process_time() - c0
+        if not diverged and not math.isfinite(last["loss"]):
+            diverged, divergence = True, {"evals": counted(), "reason": "loss not finite"}
+        if diverged:
+            break
+        if idle >= 2:
+            stopped = f"converged: L-BFGS made no iteration in two calls (tolerances) after {counted()} evaluations"
+            break
+        if counted() >= points[min(nxt, len(points) - 1)] or counted() >= evals:
+            log(steps, seconds, cpu)
+            while nxt < len(points) and points[nxt] <= counted():
+                nxt += 1
+        if counted() == before:
+            raise RuntimeError(f"{scheme}: a step made no closure call")
+    if curves["evals"][-1] != counted():
+        log(steps, seconds, cpu)
+    fin = [v for v in curves["test_rel_l2"] if math.isfinite(v)]
+    out = {"scheme": scheme, "lr": lr, "budget_evals": evals, "batch_size": None, **curves,
+           "final_test_rel_l2": curves["test_rel_l2"][-1], "final_test_max_abs": curves["test_max_abs"][-1],
+           "best_test_rel_l2": min(fin) if fin else math.nan, "final_loss": curves["loss"][-1],
+           "diverged": diverged, "divergence": divergence, "stopped": stopped, "lbfgs_tolerance_stops": tol_stops,
+           "closure_calls": model.evals, "closure_calls_no_grad": model.evals_no_grad,
+           "wall_time_s": curves["wall_time"][-1], "cpu_time_s": curves["cpu_time"][-1],
+           "n_params": sum(p.numel() for p in net.parameters()),
+           "cpu_seconds_per_eval": curves["cpu_time"][-1] / max(1, counted())}
+    if keep_state:
+        out["state"] = {k: v.detach().cpu().to(torch.float64).tolist() for k, v in net.state_dict().items()}
+    return out
+
+
+def burgers_pinn(size: str = "quick", device=None, progress: bool = False, *, seed: int = 0, seeds=None,
+                 lbfgs_evals: int | None = None, lbfgs_seeds: int | None = None, compare_evals: int | None = None,
+                 compare=None, dtype: str = "float32", lbfgs_dtype: str = "float64",
+                 ctx: Context | None = None) -> dict[str, Any]:
+    """Raissi et al. 2019's Burgers PINN on this CPU, and a fair comparison of optimizers on it.
+
+    Problem: :class:`~savlib.problems.pinn.BurgersRaissi` (``n_u = 100`` initial/boundary points,
+    ``n_f = 10000`` Latin-hypercube collocation points plus the 456 candidates, inputs scaled to
+    ``[-1, 1]^2``, 8 hidden layers of 20 tanh units); each seed draws its own points and network.
+
+    * ``literature``: L-BFGS as Raissi et al. (history 50, strong Wolfe line search, loss
+      tolerance float64 epsilon; :data:`RAISSI_LBFGS`) in ``lbfgs_dtype`` (float64: in float32
+      the line search stalls, measured at about 3e-3 after 5000 evaluations) for at most
+      ``lbfgs_evals`` loss/gradient evaluations (Raissi et al. allow 50,000), on the first
+      ``lbfgs_seeds`` seeds, with the final network stored.
+    * ``runs``: each ``(scheme, lr)`` of ``compare`` (default :data:`RAISSI_COMPARE`: L-BFGS with
+      the literature's settings, SGD, Adam, the A-SAV family with ``C = 1e4``, ``lambda = 4`` of
+      Ma, Mao & Shen 2024, and ISGD with ``K1 = 10`` inner Adam steps at rate ``1e-3``) in
+      ``dtype`` on the same full batch for ``compare_evals`` evaluations per seed (L-BFGS may
+      end up to one line search past the budget).
+
+    The relative L2 error is measured on the Cole-Hopf test grid (``burgers_exact``). Sizes:
+    :data:`RAISSI_SIZES`. Units: ``literature|seedS`` and ``lr=LR|SCHEME|seedS``. ``summary``
+    holds ``best_rel_l2`` (the lowest final error over all runs), ``best_run``, the statistics
+    per run key (:func:`summarize`) and of the literature runs, and ``table`` (one row per
+    optimizer: error, evaluations, seconds of wall clock and of CPU).
+    """
+    from . import _check_size
+    from ..problems.pinn import BurgersRaissi
+
+    ctx = ctx or Context()
+    sz = _check_size(size)
+    base = RAISSI_SIZES[sz]
+    for name, v in (("dtype", dtype), ("lbfgs_dtype", lbfgs_dtype)):
+        if v not in ("float32", "float64"):
+            raise ValueError(f"{name} must be 'float32' or 'float64', got {v!r}")
+    pairs = [[str(s), float(lr)] for s, lr in (compare if compare is not None else RAISSI_COMPARE)]
+    unknown = [s for s, _ in pairs if s not in ("SGD", "Adam", "Adagrad", "RMSprop", "A-SAV", "A-ResSAV", "A-RelSAV",
+                                                "ISGD", "L-BFGS")]
+    if unknown:
+        raise ValueError(f"unknown schemes {unknown}")
+    cfg = ctx.declare(
+        scale=sz, problem=dict(base["problem"], nu=BURGERS_NU), widths=list(base["widths"]),
+        lbfgs_evals=int(lbfgs_evals or base["lbfgs_evals"]), lbfgs_seeds=int(lbfgs_seeds or base["lbfgs_seeds"]),
+        lbfgs_dtype=lbfgs_dtype, compare_evals=int(compare_evals or base["compare_evals"]),
+        lbfgs=dict(RAISSI_LBFGS), compare=pairs, C=1e4, lam=4.0, K1=10, isgd_inner_lr=1e-3,
+        seeds=_seed_list(seeds, seed, base["seeds"]), n_logs=int(base["n_logs"]), dtype=dtype, batch="full",
+        cost_unit="closure calls: loss + gradient evaluations (A-RelSAV: 2 per step, the second forward-only; "
+                  "ISGD: K1 per step; L-BFGS: every line-search evaluation)")
+    if not 1 <= cfg["lbfgs_seeds"] <= len(cfg["seeds"]):
+        raise ValueError(f"lbfgs_seeds must be between 1 and the number of seeds, got {cfg['lbfgs_seeds']}")
+    dt, dt_lit = getattr(torch, cfg["dtype"]), getattr(torch, cfg["lbfgs_dtype"])
+    literature: dict[str, Any] = {}
+    runs: dict[str, dict[str, Any]] = {}
+    bar = _bar(progress, cfg["lbfgs_seeds"] + len(cfg["seeds"]) * len(pairs), "pinn_burgers")
+    for i, s in enumerate(cfg["seeds"]):
+        problem = BurgersRaissi(seed=s, **cfg["problem"])
+        if i < cfg["lbfgs_seeds"]:
+            lit = literature[str(s)] = ctx.unit(
+                f"literature|seed{s}",
+                lambda: train_budget(problem, "L-BFGS", cfg["lbfgs"]["lr"], cfg["lbfgs_evals"], widths=cfg["widths"],
+                                     seed=s, device=device, dtype=dt_lit, n_logs=cfg["n_logs"], lbfgs=cfg["lbfgs"],
+                                     keep_state=True))
+            bar.update(1)
+            bar.set_postfix(run=f"L-BFGS seed {s}", err=f"{lit['final_test_rel_l2']:.3g}")
+        for name, lr in pairs:
+            key = f"lr={lr:g}|{name}"
+            runs.setdefault(key, {})[str(s)] = r = ctx.unit(
+                f"{key}|seed{s}",
+                lambda: train_budget(problem, name, lr, cfg["compare_evals"], widths=cfg["widths"], seed=s,
+                                     device=device, dtype=dt, n_logs=cfg["n_logs"], C=cfg["C"], lam=cfg["lam"],
+                                     K1=cfg["K1"], gamma=cfg["isgd_inner_lr"], lbfgs=cfg["lbfgs"]))
+            bar.update(1)
+            bar.set_postfix(run=f"{name} lr={lr:g} seed {s}", err=f"{r['final_test_rel_l2']:.3g}")
+    bar.close()
+    return {"size": size, "scale": sz, "device": str(get_device(device)), "config": cfg,
+            "problem": repr(BurgersRaissi(seed=cfg["seeds"][0], **cfg["problem"])),
+            "reference": "Cole-Hopf (savlib.problems.burgers_exact)", "paper": dict(RAISSI_REPORTED),
+            "literature": literature, "runs": runs, "summary": burgers_summary(literature, runs)}
+
+
+def burgers_summary(literature: dict[str, Any], runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``best_rel_l2`` and ``best_run`` (over the literature runs and every comparison run),
+    ``literature`` (statistics over seeds of the final error, evaluations and seconds),
+    ``per_key`` (:func:`summarize` of the comparison) and ``table``: one row per optimizer
+    (problem, optimizer, lr, final relative L2 mean/sd/min/max over seeds, evaluations,
+    wall-clock and CPU seconds per run, seeds, diverged seeds)."""
+    cands = [(r["final_test_rel_l2"], f"literature|seed{s}") for s, r in literature.items()]
+    cands += [(r["final_test_rel_l2"], f"{k}|seed{s}") for k, per in runs.items() for s, r in per.items()]
+    cands = [c for c in cands if math.isfinite(c[0])]
+    best = min(cands) if cands else (math.nan, None)
+    lit = list(literature.values())
+    per_key = summarize(runs)
+    table = [{"problem": "Burgers (Raissi et al. 2019 setup)", "optimizer": "L-BFGS (literature run)",
+              "lr": lit[0]["lr"] if lit else math.nan, "seeds": len(lit), "diverged": sum(bool(r["diverged"]) for r in lit),
+              "rel_l2": _stats([r["final_test_rel_l2"] for r in lit if not r["diverged"]]),
+              "evals": _stats([float(r["evals"][-1]) for r in lit]),
+              "seconds": _stats([r["wall_time_s"] for r in lit]), "cpu_seconds": _stats([r["cpu_time_s"] for r in lit])}]
+    for key, per in runs.items():
+        rs = list(per.values())
+        table.append({"problem": "Burgers (Raissi et al. 2019 setup)", "optimizer": rs[0]["scheme"], "lr": rs[0]["lr"],
+                      "seeds": len(rs), "diverged": sum(bool(r["diverged"]) for r in rs),
+                      "rel_l2": _stats([r["final_test_rel_l2"] for r in rs if not r["diverged"]]),
+                      "evals": _stats([float(r["evals"][-1]) for r in rs]),
+                      "seconds": _stats([r["wall_time_s"] for r in rs]),
+                      "cpu_seconds": _stats([r["cpu_time_s"] for r in rs])})
+    return {"best_rel_l2": best[0], "best_run": best[1],
+            "literature": {"final_rel_l2": _stats([r["final_test_rel_l2"] for r in lit if not r["diverged"]]),
+                           "evals": [r["evals"][-1] for r in lit], "wall_time_s": [r["wall_time_s"] for r in lit],
+                           "stopped": [r.get("stopped") for r in lit]},
+            "per_key": per_key, "table": table}
+
+
+def plot_burgers(res: dict[str, Any], path: Path | None = None):
+    """Two panels: relative L2 test error against gradient evaluations and against CPU seconds
+    (one thread; on a shared machine the fair clock), one line per seed, one colour per optimizer
+    (the literature L-BFGS runs and the comparison's runs)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    series = [(f"L-BFGS, literature run ({res['config']['lbfgs_dtype']})", list(res["literature"].values()))]
+    series += [(k.split("|", 1)[1] + f" (lr {k.split('|')[0][3:]})", list(v.values())) for k, v in res["runs"].items()]
+    for ax, xkey, xlabel in ((axes[0], "evals", "gradient evaluations"),
+                             (axes[1], "cpu_time", "CPU seconds (one thread)")):
+        for i, (label, rs) in enumerate(series):
+            for j, r in enumerate(rs):
+                ys = [v if math.isfinite(v) else math.nan for v in r["test_rel_l2"]]
+                ax.loglog([max(x, 1e-3 if xkey == "cpu_time" else 1) for x in r[xkey]], ys, color=f"C{i}",
+                          lw=1, alpha=0.8, label=label if j == 0 else None)
+        ax.axhline(res["paper"]["rel_l2"], color="k", ls=":", lw=1, label="Raissi et al. 2019")
+        ax.axvline(res["config"]["compare_evals"], color="grey", ls="--", lw=0.8) if xkey == "evals" else None
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("relative L2 test error")
+    axes[0].legend(fontsize=7)
+    return finish(fig, path)
+
+
+# ============================================================================ Li, Chen & Huang 2023 Figs. 2-4
 def _problem_kw(p: str, kw: dict[str, Any]) -> dict[str, Any]:
     """Every constructor parameter of problem ``p`` but the seed: the class defaults updated
     with ``kw`` (so the declared configuration names the points, weights and coefficients)."""
@@ -329,7 +635,7 @@ def isgd_pinn(size: str = "quick", device=None, progress: bool = False, *, seed:
               paper: bool = False, problems=("ode_eps2", "ode_eps0.01", "poisson2d", "helmholtz"),
               schemes=ISGD_SCHEMES, K1: int = 10, isgd_fraction: float = 0.5, evals: dict | None = None,
               ctx: Context | None = None) -> dict[str, Any]:
-    """Seed 001 Figs. 2-4: singularly perturbed ODE (eq. 19, eps = 2 and 0.01), 2-D Poisson
+    """Li, Chen & Huang 2023 Figs. 2-4: singularly perturbed ODE (eq. 19, eps = 2 and 0.01), 2-D Poisson
     (eq. 20) and Helmholtz k = 4 (eq. 21), SGD vs Adam vs ISGD,Adam at a small lr (0.001 for
     the ODE with batches of 40, 0.0005 for the 2-D problems) and at lr 0.5 (full batch), all
     with the same budget of closure calls. Reports the max absolute error next to the
@@ -381,7 +687,7 @@ def isgd_pinn(size: str = "quick", device=None, progress: bool = False, *, seed:
             "runs": runs, "summary": summarize(runs)}
 
 
-# ============================================================================ seed 001 Fig. 1 / sec. 2.2
+# ============================================================================ Li, Chen & Huang 2023 Fig. 1 / sec. 2.2
 #: sizes of ``pinn_stiffness``: the network and points of the chapter "Stiffness of PINN
 #: losses" at book size (full) and a smoke test (quick)
 STIFFNESS_SIZES: dict[str, dict[str, Any]] = {
@@ -393,7 +699,7 @@ STIFFNESS_SIZES: dict[str, dict[str, Any]] = {
 def adam_warmup(problem, widths, steps: int, seed: int = 0, device=None, dtype: torch.dtype = torch.float64):
     """``problem.default_model(widths)`` from :func:`savlib.generator` ``(seed)`` after ``steps``
     full-batch steps of torch's Adam with default settings (lr 1e-3) on ``problem.loss``: the
-    warm-up before the Hessian spectra of the chapter "Stiffness of PINN losses" (seed 001
+    warm-up before the Hessian spectra of the chapter "Stiffness of PINN losses" (Li, Chen & Huang 2023
     Fig. 1 uses Adam; it does not say at which parameters its spectra were taken)."""
     model = problem.default_model(widths=list(widths), generator=generator(seed)).to(get_device(device), dtype)
     opt = torch.optim.Adam(model.parameters())
@@ -415,7 +721,7 @@ def _top_eigen(problem, model, tol: float) -> dict[str, Any]:
 def stiffness_sweep(size: str = "quick", device=None, progress: bool = False, *, seed: int = 0, seeds=None,
                     widths=None, n_f: int | None = None, steps: int | None = None, freqs=None, amp: float = 0.1,
                     tol: float = 1e-6, ctx: Context | None = None) -> dict[str, Any]:
-    """Seed 001 sec. 2.2 / Fig. 1, the frequency sweep of the chapter "Stiffness of PINN
+    """Li, Chen & Huang 2023 sec. 2.2 / Fig. 1, the frequency sweep of the chapter "Stiffness of PINN
     losses": for ``u = sin(2 pi x) + amp sin(m pi x)`` (``-u'' = f`` on (0, 1), ``N_r = n_f``
     collocation points) and each ``m`` in ``freqs``, plus the smooth ``u_L`` (``amp = 0``), the
     largest Hessian eigenvalue of the PINN loss (Lanczos, relative tolerance ``tol``) at the
@@ -626,7 +932,7 @@ def plot_runs(res: dict[str, Any], path: Path | None = None, key: str = "test_re
 
 
 def _burgers(size="quick", device=None, progress=False, *, seed=0, ctx=None, **kw):
-    return burgers_fig12(size, device, progress, seed=seed, ctx=ctx, **kw)
+    return burgers_pinn(size, device, progress, seed=seed, ctx=ctx, **kw)
 
 
 def _burgers_paper(size="quick", device=None, progress=False, *, seed=0, ctx=None, **kw):
@@ -643,7 +949,8 @@ def _isgd_paper(size="quick", device=None, progress=False, *, seed=0, ctx=None, 
 
 # the keywords these wrappers accept are their targets' (``record.resolve_config`` checks
 # them with inspect.signature, which follows __wrapped__)
-_burgers.__wrapped__ = _burgers_paper.__wrapped__ = burgers_fig12
+_burgers.__wrapped__ = burgers_pinn
+_burgers_paper.__wrapped__ = burgers_fig12
 _isgd.__wrapped__ = _isgd_paper.__wrapped__ = isgd_pinn
 
 
@@ -651,16 +958,17 @@ def _experiments():
     from . import Experiment
 
     return {
-        "pinn_burgers": Experiment("pinn_burgers", "seed 000 Fig. 12: Burgers PINN, A-SAV family vs Adam/Adagrad/"
-                                   "RMSprop, 3 seeds (full = reduced CPU size)", _burgers, plot_runs),
-        "pinn_burgers_paper": Experiment("pinn_burgers_paper", "seed 000 Fig. 12 at the paper's size (GPU)",
+        "pinn_burgers": Experiment("pinn_burgers", "Burgers PINN in Raissi et al. 2019's setup: L-BFGS as they train it, "
+                                   "and SGD/Adam/L-BFGS/A-SAV family/ISGD at equal full batch and gradient "
+                                   "evaluations, 3 seeds", _burgers, plot_burgers),
+        "pinn_burgers_paper": Experiment("pinn_burgers_paper", "Ma, Mao & Shen 2024 Fig. 12 at the paper's size (GPU)",
                                          _burgers_paper, plot_runs),
-        "pinn_isgd": Experiment("pinn_isgd", "seed 001 Figs. 2-4: ODE/Poisson/Helmholtz, SGD vs Adam vs ISGD,Adam, "
+        "pinn_isgd": Experiment("pinn_isgd", "Li, Chen & Huang 2023 Figs. 2-4: ODE/Poisson/Helmholtz, SGD vs Adam vs ISGD,Adam, "
                                 "3 seeds (full = reduced CPU size)", _isgd, plot_runs),
-        "pinn_stiffness": Experiment("pinn_stiffness", "seed 001 sec. 2.2 / Fig. 1: largest Hessian eigenvalue "
+        "pinn_stiffness": Experiment("pinn_stiffness", "Li, Chen & Huang 2023 sec. 2.2 / Fig. 1: largest Hessian eigenvalue "
                                      "of the 1-D Poisson PINN loss against the frequency of the fine scale, 3 seeds",
                                      stiffness_sweep, plot_stiffness),
-        "pinn_isgd_paper": Experiment("pinn_isgd_paper", "seed 001 Figs. 2-4 at the paper's size (GPU)",
+        "pinn_isgd_paper": Experiment("pinn_isgd_paper", "Li, Chen & Huang 2023 Figs. 2-4 at the paper's size (GPU)",
                                       _isgd_paper, plot_runs),
     }
 

@@ -23,6 +23,7 @@ from .regression import (
 from .burgers import BURGERS_NU, burgers_exact, burgers_reference, burgers_test_grid  # noqa: E402
 from .pinn import (  # noqa: E402
     Burgers,
+    BurgersRaissi,
     Helmholtz2D,
     PerturbedODE,
     PINNData,

@@ -1,4 +1,4 @@
-"""Physics-informed neural network (PINN) problems of seeds 000 and 001, with exact solutions.
+"""Physics-informed neural network (PINN) problems of Ma, Mao & Shen 2024 and Li, Chen & Huang 2023, with exact solutions.
 
 Every problem is a small dataclass that knows
 
@@ -8,7 +8,7 @@ Every problem is a small dataclass that knows
   (:meth:`PINNProblem.sample`; the points drawn at construction from ``seed`` are in
   ``problem.data`` and used when no other points are given),
 * its PDE residual, computed from the network by autograd (:meth:`residual`),
-* the loss ``w_d * L_data + w_f * L_PDE`` (seed 001 eq. 6; :meth:`loss`),
+* the loss ``w_d * L_data + w_f * L_PDE`` (Li, Chen & Huang 2023 eq. 6; :meth:`loss`),
 * the exact solution as a differentiable torch function (:meth:`exact`), a test grid
   and the relative L2 error on it (:meth:`relative_l2`), and
 * the paper's network (:meth:`default_model`, built by :func:`mlp`).
@@ -18,11 +18,11 @@ The problems (book part "PINNs", chapter "Stiffness of PINN losses"):
 ================  ==========================================================  ===========
 class             equation                                                    source
 ================  ==========================================================  ===========
-``Burgers``       ``u_t + u u_x = nu u_xx``, ``u(x,0) = -sin(pi x)``           seed 000 Ex. 5, eq. 28
-``Poisson1D``     ``-u'' = f`` on (0, 1), ``u = sin 2pi x + a sin(m pi x)``    seed 001 sec. 2.2, eq. 9
-``PerturbedODE``  ``-eps y'' + y' = f`` on (0, 1), boundary layer at 1        seed 001 eq. 19
-``Poisson2D``     ``-Lap u = f`` on the unit square, multi-scale ``u``        seed 001 eq. 20
-``Helmholtz2D``   ``Lap u + k^2 u = f``, ``u = sin(pi x) sin(4 pi y)``        seed 001 eq. 21
+``Burgers``       ``u_t + u u_x = nu u_xx``, ``u(x,0) = -sin(pi x)``           Ma, Mao & Shen 2024 Ex. 5, eq. 28
+``Poisson1D``     ``-u'' = f`` on (0, 1), ``u = sin 2pi x + a sin(m pi x)``    Li, Chen & Huang 2023 sec. 2.2, eq. 9
+``PerturbedODE``  ``-eps y'' + y' = f`` on (0, 1), boundary layer at 1        Li, Chen & Huang 2023 eq. 19
+``Poisson2D``     ``-Lap u = f`` on the unit square, multi-scale ``u``        Li, Chen & Huang 2023 eq. 20
+``Helmholtz2D``   ``Lap u + k^2 u = f``, ``u = sin(pi x) sin(4 pi y)``        Li, Chen & Huang 2023 eq. 21
 ================  ==========================================================  ===========
 
 Derivatives with respect to the inputs use ``torch.autograd.grad`` of ``u.sum()``,
@@ -45,7 +45,7 @@ maximum absolute error against the exact solution (metrics :func:`rel_l2`,
 optimizer (``evals``: with gradient; ``evals_no_grad``: forward-only re-evaluations such
 as relaxed SAV's), the unit of cost in which the chapter compares schemes.
 
-Deviation (recorded in the chapter): seed 001 writes the 2-D Poisson loss with the
+Deviation (recorded in the chapter): Li, Chen & Huang 2023 writes the 2-D Poisson loss with the
 residual ``u_xx + u_yy - f`` while eq. 20 reads ``-u_xx - u_yy = f``; with that sign the
 loss is minimised by ``-u`` (the boundary values are zero), so this module follows
 eq. 20 and uses the residual ``-u_xx - u_yy - f``.
@@ -68,6 +68,9 @@ __all__ = [
     "PINNData",
     "PINNProblem",
     "Burgers",
+    "BurgersRaissi",
+    "InputScale",
+    "latin_hypercube",
     "Poisson1D",
     "PerturbedODE",
     "Poisson2D",
@@ -187,7 +190,7 @@ def _check_weight(name: str, v) -> float:
 class PINNProblem:
     """Shared machinery; subclasses define the geometry, the residual and the exact solution.
 
-    Attributes common to all problems: ``w_data``, ``w_pde`` (the weights of seed 001
+    Attributes common to all problems: ``w_data``, ``w_pde`` (the weights of Li, Chen & Huang 2023
     eq. 6) and ``seed`` (for the points in ``self.data``).
     """
 
@@ -280,7 +283,7 @@ class PINNProblem:
 
     def loss(self, model, data: PINNData | None = None, *, device=None, dtype=None,
              parts: bool = False):
-        """``w_data * mean |u(x_b) - u_b|^2 + w_pde * mean |F(x_f)|^2`` (seed 001 eq. 6).
+        """``w_data * mean |u(x_b) - u_b|^2 + w_pde * mean |F(x_f)|^2`` (Li, Chen & Huang 2023 eq. 6).
 
         ``data`` defaults to ``self.data``. With ``parts=True`` returns
         ``(loss, loss_data, loss_pde)``.
@@ -334,7 +337,7 @@ class PINNProblem:
                      / torch.linalg.vector_norm(u))
 
     def max_abs_error(self, model, *, device=None, dtype=None) -> float:
-        """``max |u_model - u|`` on the test grid (seed 001 quotes absolute errors)."""
+        """``max |u_model - u|`` on the test grid (Li, Chen & Huang 2023 quotes absolute errors)."""
         return float((self.predict(model, device=device, dtype=dtype) - self.reference()).abs().max())
 
 
@@ -362,20 +365,20 @@ def _hidden(widths, default: Sequence[int]) -> list[int]:
 # --------------------------------------------------------------------------------------
 @dataclass(eq=False)
 class Burgers(PINNProblem):
-    """Viscous Burgers equation, seed 000 Example 5 (eq. 28).
+    """Viscous Burgers equation, Ma, Mao & Shen 2024 Example 5 (eq. 28).
 
     ``u_t + u u_x - nu u_xx = 0`` for ``x in (-1, 1)``, ``t in (0, 1]``;
     ``u(x, 0) = -sin(pi x)``; ``u(+-1, t) = 0``; ``nu = 0.01/pi``. Inputs are rows
     ``(x, t)``.
 
-    Collocation: seed 000 uses "200 x 60 equally distributed residual points"; by
+    Collocation: Ma, Mao & Shen 2024 uses "200 x 60 equally distributed residual points"; by
     default (``grid=True``) they are the tensor grid ``linspace(-1, 1, nx) x
     linspace(0, 1, nt)``; ``grid=False`` draws ``nx * nt`` uniform random points. The
     paper does not give the initial/boundary points: we use ``n_initial`` random points
     on ``t = 0`` and ``n_boundary`` random points on each of ``x = +-1`` (all from the
     generator). The test grid is 256 x 100 (``x`` by ``t``) with the Cole-Hopf solution
     :func:`savlib.problems.burgers_exact`. Default network: 5 hidden layers of 32 tanh
-    units (seed 000).
+    units (Ma, Mao & Shen 2024).
     """
 
     nu: float = BURGERS_NU
@@ -432,21 +435,111 @@ class Burgers(PINNProblem):
         return self._cache["test_points"]
 
     def default_model(self, widths=None, activation="tanh", **kw):
-        """Seed 000: 5 hidden layers of 32 tanh units; ``widths`` lists the hidden widths."""
+        """Ma, Mao & Shen 2024: 5 hidden layers of 32 tanh units; ``widths`` lists the hidden widths."""
         return mlp([2, *_hidden(widths, [32] * 5), 1], activation, **kw)
+
+
+class InputScale(nn.Module):
+    """The affine map of a box ``[lo, hi]`` onto ``[-1, 1]^d``, ``2 (x - lo) / (hi - lo) - 1``:
+    the first layer of Raissi et al.'s PINNs (their ``neural_net`` normalises the inputs so).
+    It has no parameters; derivatives of the network with respect to ``x`` go through it."""
+
+    def __init__(self, lo: Sequence[float], hi: Sequence[float]):
+        super().__init__()
+        lo_t, hi_t = torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64)
+        if lo_t.shape != hi_t.shape or lo_t.ndim != 1 or not bool((hi_t > lo_t).all()):
+            raise ValueError(f"lo and hi must be equal-length sequences with hi > lo, got {lo!r}, {hi!r}")
+        self.register_buffer("lo", lo_t)
+        self.register_buffer("hi", hi_t)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 2.0 * (x - self.lo.to(x.dtype)) / (self.hi - self.lo).to(x.dtype) - 1.0
+
+
+def latin_hypercube(g: torch.Generator, n: int, lo: Sequence[float], hi: Sequence[float]) -> torch.Tensor:
+    """``n`` Latin-hypercube points in the box ``[lo, hi]`` (float64): in every coordinate each
+    of the ``n`` equal strata holds exactly one point, at a uniform position inside it (the
+    rule of pyDOE's ``lhs``, which Raissi et al. 2019 use for their collocation points)."""
+    n = _check_positive_int("n", n)
+    d = len(lo)
+    cols = [(torch.randperm(n, generator=g, dtype=torch.float64)
+             + torch.rand(n, generator=g, dtype=torch.float64)) / n for _ in range(d)]
+    u = torch.stack(cols, dim=1)
+    lo_t, hi_t = torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64)
+    return lo_t + (hi_t - lo_t) * u
+
+
+@dataclass(eq=False)
+class BurgersRaissi(Burgers):
+    """The Burgers problem in the setup of Raissi, Perdikaris & Karniadakis 2019 (their
+    ``continuous_time_inference (Burgers)/Burgers.py``), which reports a relative L2 error
+    of 6.7e-4 with L-BFGS.
+
+    * Initial/boundary data: ``n_u = 100`` points drawn without replacement from the
+      ``n_x0 + 2 n_tb = 256 + 2 x 100`` candidates ``(x_i, 0)`` (``x_i = linspace(-1, 1,
+      256)``) and ``(+-1, t_j)`` (``t_j = linspace(0, 0.99, 100)``, their data file's
+      times), with the exact values ``-sin(pi x)`` and 0.
+    * Collocation: ``n_f = 10000`` Latin-hypercube points in ``[-1, 1] x [0, 1]``
+      (:func:`latin_hypercube`) *plus all* the candidate points (Raissi et al. append them
+      before drawing the ``n_u``), ``n_f + 456`` residual points in all.
+    * Loss: ``mean |u - u_b|^2 + mean |residual|^2`` (weights 1, as :class:`PINNProblem`).
+    * Network (:meth:`default_model`): inputs mapped onto ``[-1, 1]^2`` (:class:`InputScale`),
+      8 hidden layers of 20 tanh units (their ``layers = [2, 20 x 8, 1]``), Glorot-normal
+      weights and zero biases.
+
+    Deviations, all small: their collocation box ends at ``t = 0.99`` (the last time of their
+    data file) and ours at ``t = 1``; their Glorot weights are truncated normals; the test
+    grid is :class:`Burgers`' 256 x 100 grid on ``t in [0, 1]`` with the Cole-Hopf solution
+    instead of their stored numerical solution (which agrees with it to 4e-11). The
+    ``nx``, ``nt``, ``grid``, ``n_initial`` and ``n_boundary`` fields of :class:`Burgers` are
+    not used.
+    """
+
+    n_f: int = 10_000
+    n_u: int = 100
+    n_x0: int = 256
+    n_tb: int = 100
+
+    def __post_init__(self) -> None:
+        for name in ("n_f", "n_u", "n_x0", "n_tb"):
+            setattr(self, name, _check_positive_int(name, getattr(self, name)))
+        if self.n_u > self.n_x0 + 2 * self.n_tb:
+            raise ValueError(f"n_u = {self.n_u} exceeds the {self.n_x0 + 2 * self.n_tb} candidate points")
+        super().__post_init__()
+
+    def candidates(self) -> torch.Tensor:
+        """The ``n_x0 + 2 n_tb`` initial/boundary candidate points (float64 rows ``(x, t)``)."""
+        xs = torch.linspace(-1, 1, self.n_x0, dtype=torch.float64)
+        ts = torch.linspace(0, 0.99, self.n_tb, dtype=torch.float64)
+        return torch.cat([torch.stack([xs, torch.zeros_like(xs)], 1),
+                          torch.stack([-torch.ones_like(ts), ts], 1),
+                          torch.stack([torch.ones_like(ts), ts], 1)])
+
+    def _sample(self, g):
+        cand = self.candidates()
+        x_f = torch.cat([latin_hypercube(g, self.n_f, [-1.0, 0.0], [1.0, 1.0]), cand])
+        idx = torch.randperm(cand.shape[0], generator=g)[: self.n_u]
+        return x_f, cand[idx]
+
+    def default_model(self, widths=None, activation="tanh", **kw):
+        """Raissi et al. 2019: inputs scaled onto ``[-1, 1]^2``, then 8 hidden layers of 20 tanh
+        units; ``widths`` lists the hidden widths."""
+        net = mlp([2, *_hidden(widths, [20] * 8), 1], activation, **kw)
+        scale = InputScale([-1.0, 0.0], [1.0, 1.0]).to(device=kw.get("device"))
+        return nn.Sequential(scale, *net)
 
 
 # --------------------------------------------------------------------------------------
 @dataclass(eq=False)
 class Poisson1D(PINNProblem):
-    """1-D Poisson problem of seed 001 section 2.2 (eq. 9), with a tunable multi-scale term.
+    """1-D Poisson problem of Li, Chen & Huang 2023 section 2.2 (eq. 9), with a tunable multi-scale term.
 
     ``-u'' = f`` on (0, 1), ``u(0) = u(1) = 0``, with the fabricated solution
     ``u(x) = sin(2 pi x) + amp * sin(freq * pi x)``: ``amp = 0`` is ``u_L`` and
-    ``amp = 0.1, freq = 50`` is ``u_H`` of seed 001 Fig. 1 (``freq`` must be an integer
+    ``amp = 0.1, freq = 50`` is ``u_H`` of Li, Chen & Huang 2023 Fig. 1 (``freq`` must be an integer
     so the boundary values vanish). ``n_f = 1000`` collocation points uniformly
     sampled in (0, 1) (``grid=True``: the uniform grid instead), the two boundary
-    points, and a test grid of ``n_test`` points. Default network: seed 001's "5-layer"
+    points, and a test grid of ``n_test`` points. Default network: Li, Chen & Huang 2023's "5-layer"
     net of 200 tanh units, read as 5 hidden layers.
     """
 
@@ -491,29 +584,29 @@ class Poisson1D(PINNProblem):
         return torch.linspace(0, 1, self.n_test, dtype=torch.float64)[:, None]
 
     def default_model(self, widths=None, activation="tanh", **kw):
-        """Seed 001 Fig. 1: 5 layers of 200 tanh units; ``widths`` lists the hidden widths."""
+        """Li, Chen & Huang 2023 Fig. 1: 5 layers of 200 tanh units; ``widths`` lists the hidden widths."""
         return mlp([1, *_hidden(widths, [200] * 5), 1], activation, **kw)
 
 
 def poisson1d_low(**kw) -> Poisson1D:
-    """``u_L(x) = sin(2 pi x)`` (seed 001 sec. 2.2, Fig. 1a)."""
+    """``u_L(x) = sin(2 pi x)`` (Li, Chen & Huang 2023 sec. 2.2, Fig. 1a)."""
     return Poisson1D(amp=0.0, **kw)
 
 
 def poisson1d_multiscale(freq: int = 50, amp: float = 0.1, **kw) -> Poisson1D:
-    """``u_H(x) = sin(2 pi x) + 0.1 sin(50 pi x)`` (seed 001 sec. 2.2, Fig. 1b)."""
+    """``u_H(x) = sin(2 pi x) + 0.1 sin(50 pi x)`` (Li, Chen & Huang 2023 sec. 2.2, Fig. 1b)."""
     return Poisson1D(amp=amp, freq=freq, **kw)
 
 
 # --------------------------------------------------------------------------------------
 @dataclass(eq=False)
 class PerturbedODE(PINNProblem):
-    """Singularly perturbed boundary-value problem of seed 001 eq. 19 (section 4.1).
+    """Singularly perturbed boundary-value problem of Li, Chen & Huang 2023 eq. 19 (section 4.1).
 
     ``-eps y'' + y' = f`` on (0, 1), ``y(0) = y(1) = 0``, with the exact solution
     ``y(x) = (1 - e^{x/eps}) / (e^{1/eps} - 1) + sin(pi x / 2)`` (boundary layer of width
     ``eps`` at ``x = 1``), evaluated in the overflow-free form
-    ``(e^{-1/eps} - e^{(x-1)/eps}) / (1 - e^{-1/eps})``. The loss is seed 001's,
+    ``(e^{-1/eps} - e^{(x-1)/eps}) / (1 - e^{-1/eps})``. The loss is Li, Chen & Huang 2023's,
     ``1/2 (|y(0)|^2 + |y(1)|^2) + mean |residual|^2``, i.e. eq. 6 with the mean over the
     two boundary points. ``n_f = 400`` random collocation points; default network: 4
     hidden layers of 50 tanh units. The paper runs ``eps = 2`` and ``eps = 0.01``.
@@ -556,7 +649,7 @@ class PerturbedODE(PINNProblem):
         return torch.linspace(0, 1, self.n_test, dtype=torch.float64)[:, None]
 
     def default_model(self, widths=None, activation="tanh", **kw):
-        """Seed 001 sec. 4.1: 4 hidden layers of 50 tanh units."""
+        """Li, Chen & Huang 2023 sec. 4.1: 4 hidden layers of 50 tanh units."""
         return mlp([1, *_hidden(widths, [50] * 4), 1], activation, **kw)
 
 
@@ -588,13 +681,13 @@ class _Square(PINNProblem):
         return self._cache["test_points"]
 
     def default_model(self, widths=None, activation="tanh", **kw):
-        """Seed 001 secs. 4.2-4.3: 6 hidden layers of 100 tanh units."""
+        """Li, Chen & Huang 2023 secs. 4.2-4.3: 6 hidden layers of 100 tanh units."""
         return mlp([2, *_hidden(widths, [100] * 6), 1], activation, **kw)
 
 
 @dataclass(eq=False)
 class Poisson2D(_Square):
-    """2-D Poisson problem of seed 001 eq. 20 (section 4.2).
+    """2-D Poisson problem of Li, Chen & Huang 2023 eq. 20 (section 4.2).
 
     ``-u_xx - u_yy = f`` on the unit square, ``u = 0`` on the boundary, with
     ``u = sin(pi x) sin(pi y) + amp sin(freq pi x) sin(freq pi y)`` (paper: ``amp = 0.1``,
@@ -631,7 +724,7 @@ class Poisson2D(_Square):
 
 @dataclass(eq=False)
 class Helmholtz2D(_Square):
-    """2-D Helmholtz problem of seed 001 eq. 21 (section 4.3).
+    """2-D Helmholtz problem of Li, Chen & Huang 2023 eq. 21 (section 4.3).
 
     ``u_xx + u_yy + k^2 u = f`` on the unit square, ``u = 0`` on the boundary, with
     ``u = sin(a1 pi x) sin(a2 pi y)`` (paper: ``k = 4``, ``a1 = 1``, ``a2 = 4``), so
@@ -672,7 +765,7 @@ def rel_l2(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def max_abs(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``max |pred - y|``: the absolute error seed 001 quotes (Figs. 3d, 4d)."""
+    """``max |pred - y|``: the absolute error Li, Chen & Huang 2023 quotes (Figs. 3d, 4d)."""
     if pred.shape != y.shape:
         raise ValueError(f"pred shape {tuple(pred.shape)} != target shape {tuple(y.shape)}")
     return (pred - y).abs().max()
@@ -683,9 +776,9 @@ class PINNModel(nn.Module):
 
     ``forward(x)`` is the network's value ``u(x)`` as an ``(N,)`` tensor. ``fit`` trains on
     :meth:`training_loss` (its hook for models with their own objective): the loss of
-    seed 001 eq. 6 (``problem.loss``) with the batch ``x`` as collocation points and all
+    Li, Chen & Huang 2023 eq. 6 (``problem.loss``) with the batch ``x`` as collocation points and all
     boundary/initial points of ``data`` every step, so mini-batches of ``fit`` are
-    mini-batches of collocation points (seed 001 sec. 4.1 trains with batches of 40 of
+    mini-batches of collocation points (Li, Chen & Huang 2023 sec. 4.1 trains with batches of 40 of
     the 400 points). The loss is computed with gradients enabled even when the optimizer
     re-evaluates it under ``torch.no_grad()`` (relaxed SAV), because the residual needs
     input derivatives; it is then returned detached.

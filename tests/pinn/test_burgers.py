@@ -1,4 +1,5 @@
-"""Cole-Hopf solution of seed 000 Example 5 (savlib.problems.burgers)."""
+"""Cole-Hopf solution of the Burgers problem of Ma, Mao & Shen 2024, Example 5
+(savlib.problems.burgers)."""
 import math
 
 import numpy as np
@@ -112,3 +113,73 @@ def test_steepest_slope_matches_basdevant_1986():
     r = minimize_scalar(slope, bounds=(0.45, 0.55), method="bounded", options={"xatol": 1e-9})
     assert abs(-r.fun - 152.00516) < 1e-4
     assert abs(r.x - 1.6037 / math.pi) < 1e-4
+
+
+# Points where the Cole-Hopf integrand is hardest: the front at x ~ 0 for t >= 0.3, where
+# the mass of the integrand in z splits into two sharp lumps of opposite sign of
+# sin(pi y), plus the steepest point (t = 1.6037/pi) and ordinary points for contrast.
+_HARD_POINTS = [(0.02, 0.4), (0.02, 0.55), (0.02, 0.7), (0.002, 0.5), (-0.005, 0.6),
+                (1e-4, 1.6037 / math.pi), (1e-6, 1.0), (0.05, 0.9), (0.5, 1.0), (-0.9, 0.05)]
+
+
+def _mp_reference(x: float, t: float, dps: int = 50) -> float:
+    """Cole-Hopf quotient by mpmath's tanh-sinh quadrature at ``dps`` digits, split at every
+    unit of z on [-30, 30] (beyond, the integrand is below e^-850 of its peak). At 30 digits
+    mpmath's rule stops early here (errors up to 1e-9 at the front); from 50 on it agrees
+    with itself to round-off, which the test checks."""
+    import mpmath as mp
+
+    with mp.workdps(dps):
+        x, t = mp.mpf(x), mp.mpf(t)
+        nu = 1 / (100 * mp.pi)
+        k = 1 / (2 * mp.pi * nu)
+        s = 2 * mp.sqrt(nu * t)
+        shift = k            # exponent of the largest possible value, to stay in range
+        f = lambda z: mp.exp(-z**2 - k * mp.cos(mp.pi * (x - s * z)) - shift)  # noqa: E731
+        g = lambda z: mp.sin(mp.pi * (x - s * z)) * f(z)  # noqa: E731
+        cuts = [-mp.inf] + [mp.mpf(c) for c in range(-30, 31)] + [mp.inf]
+        return float(-mp.quad(g, cuts) / mp.quad(f, cuts))
+
+
+def _scipy_reference(x: float, t: float) -> float:
+    """The same quotient by scipy's adaptive QUADPACK rule (float64, tolerances at round-off),
+    on the window |z| <= 30 cut at every unit: a second, independent reference."""
+    from scipy.integrate import quad
+
+    nu = BURGERS_NU
+    k = 1 / (2 * math.pi * nu)
+    s = 2 * math.sqrt(nu * t)
+    zs = np.linspace(-30, 30, 2001)
+    top = np.max(-zs**2 - k * np.cos(math.pi * (x - s * zs)))
+    f = lambda z: math.exp(-z * z - k * math.cos(math.pi * (x - s * z)) - top)  # noqa: E731
+    num = den = 0.0
+    for a in range(-30, 30):
+        num += quad(lambda z: math.sin(math.pi * (x - s * z)) * f(z), a, a + 1, epsabs=1e-300,
+                    epsrel=1e-12, limit=200)[0]
+        den += quad(f, a, a + 1, epsabs=1e-300, epsrel=1e-12, limit=200)[0]
+    return -num / den
+
+
+@pytest.mark.parametrize("x, t", _HARD_POINTS)
+def test_accurate_to_1e_10_at_the_front_against_converged_quadrature(x, t):
+    u = float(burgers_exact(x, t))
+    ref = _mp_reference(x, t)
+    assert abs(u - ref) <= 1e-10, (u, ref)
+    # the reference is converged: more digits change nothing at this level
+    assert abs(_mp_reference(x, t, dps=60) - ref) <= 1e-14
+    assert abs(_scipy_reference(x, t) - ref) <= 1e-10
+
+
+def test_dense_window_at_the_front_matches_a_wide_fine_trapezoid():
+    """Over the whole front region (|x| <= 0.1, 0.05 <= t <= 1) against a trapezoid rule 10
+    times finer on a window of |z| <= 40 (wider than the default's): agreement to 1e-12."""
+    nu = BURGERS_NU
+    k = 1 / (2 * math.pi * nu)
+    xs, ts = np.linspace(-0.1, 0.1, 41), np.linspace(0.05, 1.0, 20)
+    X, T = np.meshgrid(xs, ts, indexing="ij")
+    z = np.arange(-40.0, 40.0 + 1e-9, 0.01)
+    y = X.ravel()[:, None] - 2 * np.sqrt(nu * T.ravel()[:, None]) * z[None, :]
+    a = -z[None, :] ** 2 - k * np.cos(math.pi * y)
+    w = np.exp(a - a.max(axis=1, keepdims=True))
+    fine = (-(w * np.sin(math.pi * y)).sum(axis=1) / w.sum(axis=1)).reshape(X.shape)
+    assert np.abs(burgers_exact(X, T) - fine).max() <= 1e-12

@@ -1,4 +1,5 @@
-"""PINN problems of seeds 000 (Ex. 5) and 001 (sec. 2.2, eqs. 19-21): savlib.problems.pinn."""
+"""PINN problems of Ma, Mao & Shen 2024 (Ex. 5) and Li, Chen & Huang 2023 (sec. 2.2, eqs. 19-21):
+savlib.problems.pinn."""
 import math
 
 import pytest
@@ -101,7 +102,7 @@ def test_helmholtz_laplacian_matches_finite_differences():
 
 
 def test_poisson2d_sign_follows_eq20_not_the_printed_loss():
-    """Seed 001 prints the residual u_xx + u_yy - f; with -Lap u = f that is minimised
+    """Li, Chen & Huang 2023 prints the residual u_xx + u_yy - f; with -Lap u = f that is minimised
     by -u. Our residual vanishes on u, not on -u."""
     p = Poisson2D(n_f=64, n_b=16)
     assert float(p.loss(p.exact, dtype=torch.float64).detach()) < 1e-20

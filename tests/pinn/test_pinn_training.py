@@ -152,7 +152,7 @@ def test_make_optimizer_names_and_bad_input():
 
 
 def test_large_lr_sgd_diverges_where_isgd_adam_stays_finite():
-    """Seed 001 sec. 4.1 at lr 0.5 (quick size): SGD blows up, the implicit schedule does not."""
+    """Li, Chen & Huang 2023, sec. 4.1 at lr 0.5 (quick size): SGD blows up, the implicit schedule does not."""
     res = isgd_pinn("quick", problems=("ode_eps2",), schemes=("SGD", "ISGD,Adam"))
     sgd, isgd = res["runs"]["ode_eps2|lr=0.5|SGD"]["0"], res["runs"]["ode_eps2|lr=0.5|ISGD,Adam"]["0"]
     assert sgd["diverged"] and sgd["evals"][-1] < 300
@@ -175,7 +175,11 @@ def test_declared_configuration_names_everything_that_determines_the_run(name):
     quick, full = resolve_config(name, "quick"), resolve_config(name, "full")
     assert len(quick["seeds"]) == 1 and len(full["seeds"]) == 3 and full["seeds"] == [0, 1, 2]
     assert resolve_config(name, "full", seed=5)["seeds"] == [5, 6, 7]
-    if name.startswith("pinn_burgers"):
+    if name == "pinn_burgers":
+        for k in ("problem", "widths", "lbfgs_evals", "compare_evals", "lbfgs", "compare", "C", "lam", "K1", "dtype"):
+            assert k in full, k
+        assert {"n_f", "n_u", "nu", "test_nx", "test_nt"} <= set(full["problem"])
+    elif name == "pinn_burgers_paper":
         for k in ("nx", "nt", "n_initial", "n_boundary", "widths", "evals", "lrs", "schemes", "C", "lam", "nu"):
             assert k in full, k
         assert full["lrs"] == [0.01, 0.001] and full["schemes"] == list(BURGERS_SCHEMES)
@@ -188,21 +192,22 @@ def test_declared_configuration_names_everything_that_determines_the_run(name):
         assert {"widths", "n_f", "steps", "freqs", "amp", "lanczos_tol"} <= set(full)
     with pytest.raises(ConfigError):
         resolve_config(name, "full", no_such_keyword=1)
-    assert resolve_config("pinn_burgers", "full", evals=50)["evals"] == 50
+    assert resolve_config("pinn_burgers_paper", "full", evals=50)["evals"] == 50
+    assert resolve_config("pinn_burgers", "full", compare_evals=50)["compare_evals"] == 50
 
 
 def test_burgers_units_resume_to_the_same_result(tmp_path):
     """One unit per (lr, scheme, seed); an interrupted run resumed from the partial file gives
     the result of an uninterrupted one."""
     kw = dict(lrs=[0.01], schemes=["Adam", "A-SAV"], evals=6, seeds=[0, 1])
-    ctx = Context(partial=tmp_path / "p.json", name="pinn_burgers")
+    ctx = Context(partial=tmp_path / "p.json", name="pinn_burgers_paper")
     full = burgers_fig12("quick", ctx=ctx, **kw)
     assert sorted(ctx.units) == ["lr=0.01|A-SAV|seed0", "lr=0.01|A-SAV|seed1", "lr=0.01|Adam|seed0",
                                  "lr=0.01|Adam|seed1"]
     assert set(full["runs"]["lr=0.01|Adam"]) == {"0", "1"}
     # two seeds draw different points and networks
     assert full["runs"]["lr=0.01|Adam"]["0"]["test_rel_l2"] != full["runs"]["lr=0.01|Adam"]["1"]["test_rel_l2"]
-    ctx2 = Context(partial=tmp_path / "p.json", resume=True, name="pinn_burgers")
+    ctx2 = Context(partial=tmp_path / "p.json", resume=True, name="pinn_burgers_paper")
     again = burgers_fig12("quick", ctx=ctx2, **kw)
     assert len(ctx2.resumed) == 4 and again["runs"] == full["runs"]
     st = full["summary"]["lr=0.01|Adam"]["final_rel_l2"]
