@@ -371,7 +371,7 @@ def test_default_contracts_on_convex_quadratics_at_every_step_size(lr, seed):
         x0 = x.detach().clone()
         exact = torch.linalg.solve(torch.eye(8, dtype=torch.float64) + lr * K, x0)
         opt.step(closure)
-        new = float(closure())
+        new = float(closure().detach())
         assert new <= prev * (1 + 1e-12)                   # the loss contracts ...
         # ... and the step is the proximal one up to a small part of its length
         assert float((x.detach() - exact).norm()) <= 1e-2 * float((x0 - exact).norm())
