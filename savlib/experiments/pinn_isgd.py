@@ -50,7 +50,7 @@ from .record import Context
 
 __all__ = ["EXPERIMENTS", "OPTIMIZERS", "make_optimizer", "train_budget", "isgd_fig1", "isgd_fair",
            "isgd_accuracy", "summarize_runs", "final_table", "FIG1_SIZES", "FAIR_SIZES",
-           "ACCURACY_SIZES", "PAPER_FIG1", "PAPER_ACCURACY", "layer_points", "plot_curves"]
+           "ACCURACY_SIZES", "PAPER_FIG1", "prox_quadratic", "quadratic_check", "theorem1_check", "PAPER_ACCURACY", "layer_points", "plot_curves"]
 
 #: optimizers by name. ``L-BFGS``: torch's defaults (lr 1, 20 iterations per step, history 100,
 #: no line search; "default settings" in Li, Chen & Huang 2023); ``L-BFGS (Wolfe)``: the same
@@ -481,6 +481,129 @@ def isgd_accuracy(size: str = "quick", device=None, progress: bool = False, *, s
         bar.set_postfix(run=f"{key} seed {s}", err=f"{r['final_max_abs']:.3g}")
     bar.close()
     return {"size": size, "config": cfg, "runs": runs, "summary": summarize_runs(runs)}
+
+
+# ============================================================================ eqs. 7-8 and Theorem 1
+def prox_quadratic(A: torch.Tensor, theta_star: torch.Tensor, theta: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The exact proximal (implicit) step of Li, Chen & Huang 2023 eq. 12 for the quadratic
+    ``L = 1/2 (t - t*)' A (t - t*)``: ``t* + (I + alpha A)^{-1} (t - t*)``."""
+    eye = torch.eye(A.shape[0], dtype=A.dtype)
+    return theta_star + torch.linalg.solve(eye + alpha * A, theta - theta_star)
+
+
+def quadratic_check(eigs, alpha: float, steps: int = 10, seed: int = 0,
+                    inner_tol: float | None = None, inner_steps: int | None = None) -> dict[str, Any]:
+    """ISGD (savlib's default proximal solve, float64) on ``L = 1/2 (t - t*)' A (t - t*)`` with
+    ``A = Q diag(eigs) Q'`` (``Q`` a random rotation from ``seed``; two eigenvalues and
+    ``Q = I`` is the stiff example of eqs. 7-8 when ``len(eigs) == 2``), against the closed-form
+    step :func:`prox_quadratic` from the same iterate.
+
+    Returns the largest distance of an ISGD iterate from the exact step relative to the length
+    of the exact step (``max_step_error``), the per-step loss ratios ``L(t_{n+1})/L(t_n)``,
+    the bound of eq. 8 ``max_k 1/(1 + alpha k)^2`` and the gradient-descent factor of eq. 7
+    ``max_k (1 - alpha k)^2`` at the same ``alpha``. ``inner_tol`` is ISGD's (default: its
+    own, the cube root of the float64 machine epsilon)."""
+    from ..schemes import ISGD
+
+    ev = torch.as_tensor(eigs, dtype=torch.float64)
+    n = ev.numel()
+    g = generator(seed)
+    if n == 2:
+        Q = torch.eye(2, dtype=torch.float64)
+    else:
+        Q, _ = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))
+    A = Q @ torch.diag(ev) @ Q.T
+    A = 0.5 * (A + A.T)
+    t_star = torch.randn(n, generator=g, dtype=torch.float64)
+    theta = torch.nn.Parameter(t_star + torch.randn(n, generator=g, dtype=torch.float64))
+
+    def loss_of(t):
+        d = t - t_star
+        return 0.5 * d @ (A @ d)
+
+    def closure():
+        theta.grad = None
+        v = loss_of(theta)
+        v.backward()
+        return v
+
+    opt = ISGD([theta], lr=alpha, inner_tol=inner_tol, inner_steps=inner_steps)
+    errs, ratios = [], []
+    for _ in range(steps):
+        t0 = theta.detach().clone()
+        l0 = float(loss_of(t0))
+        exact = prox_quadratic(A, t_star, t0, alpha)
+        opt.step(closure)
+        t1 = theta.detach()
+        errs.append(float((t1 - exact).norm() / (exact - t0).norm().clamp_min(1e-300)))
+        ratios.append(float(loss_of(t1)) / l0 if l0 > 0 else 0.0)
+    return {"eigs": ev.tolist(), "alpha": float(alpha), "steps": steps, "max_step_error": max(errs),
+            "loss_ratios": ratios, "max_loss_ratio": max(ratios),
+            "bound_eq8": float((1 / (1 + alpha * ev) ** 2).max()),
+            "gd_factor_eq7": float(((1 - alpha * ev) ** 2).max())}
+
+
+def theorem1_check(m: int = 4096, n: int = 8, alphas=(0.5, 5.0, 50.0), steps: int = 15, seed: int = 0,
+                   mc_samples: int = 200_000) -> dict[str, Any]:
+    """Theorem 1 of Li, Chen & Huang 2023 measured in its own setting: the two-layer network
+    ``u(x) = m^{-1/2} sum_r a_r tanh(w_r . x)`` (eq. 13) with ``a_r`` uniform in {-1, 1} fixed,
+    ``w_r ~ N(0, I)`` trained by implicit GD (eq. 15, savlib's :class:`~savlib.schemes.ISGD`,
+    float64) on ``L = 1/2 sum_i (y_i - u(x_i))^2`` (eq. 14), for ``n`` unit inputs in the
+    plane at angles spread over (0, pi) (no two parallel: Assumption 2) and labels
+    ``y_i = sin(3 angle_i)``.
+
+    ``lambda0 = lambda_min(H^inf)`` (eq. 17) is estimated by Monte Carlo over ``mc_samples``
+    draws of ``w``; ``H(0)`` (eq. 16) is the Gram matrix of the initial network. For every
+    ``alpha`` the result holds the losses ``L(k)``, the bound of eq. 18
+    ``(1 + alpha lambda0 / 2)^{-k} L(0)``, the largest ratio of the two (``<= 1`` when the
+    bound holds), and the measured per-step contraction against the linearised prediction
+    ``1 / (1 + alpha lambda_min(H(0)))^2``. The theorem assumes ``alpha <= C lambda0 / n^2``
+    for an unspecified constant: the larger rates test the bound beyond what is proved."""
+    from ..schemes import ISGD
+
+    g = generator(seed)
+    ang = (torch.arange(n, dtype=torch.float64) + 0.5) * math.pi / n
+    X = torch.stack([torch.cos(ang), torch.sin(ang)], 1)
+    y = torch.sin(3 * ang)
+    W0 = torch.randn(m, 2, generator=g, dtype=torch.float64)
+    a = torch.randint(0, 2, (m,), generator=g).to(torch.float64) * 2 - 1
+    Wmc = torch.randn(mc_samples, 2, generator=g, dtype=torch.float64)
+    S = 1 - torch.tanh(X @ Wmc.T) ** 2                  # sigma'(w . x_i), n x samples
+    Hinf = (X @ X.T) * (S @ S.T) / mc_samples
+    lam0 = float(torch.linalg.eigvalsh(Hinf)[0])
+    S0 = 1 - torch.tanh(X @ W0.T) ** 2
+    H0 = (X @ X.T) * (S0 @ S0.T) / m                    # a_r^2 = 1
+    lam_h0 = float(torch.linalg.eigvalsh(H0)[0])
+
+    def loss_of(W):
+        u = (torch.tanh(X @ W.T) @ a) / math.sqrt(m)
+        return 0.5 * ((y - u) ** 2).sum()
+
+    out = {"m": m, "n": n, "lambda0": lam0, "lambda_min_H0": lam_h0, "mc_samples": mc_samples,
+           "H0_minus_Hinf": float(torch.linalg.matrix_norm(H0 - Hinf, 2)), "runs": {}}
+    for alpha in alphas:
+        W = torch.nn.Parameter(W0.clone())
+
+        def closure():
+            W.grad = None
+            v = loss_of(W)
+            v.backward()
+            return v
+
+        opt = ISGD([W], lr=float(alpha))
+        losses = [float(loss_of(W.detach()))]
+        for _ in range(steps):
+            opt.step(closure)
+            losses.append(float(loss_of(W.detach())))
+        bound = [losses[0] * (1 + alpha * lam0 / 2) ** -k for k in range(steps + 1)]
+        ratio = [lk / bk for lk, bk in zip(losses, bound)]
+        per_step = [losses[k + 1] / losses[k] for k in range(steps) if losses[k] > 0]
+        out["runs"][f"{alpha:g}"] = {
+            "alpha": float(alpha), "losses": losses, "bound": bound, "max_loss_over_bound": max(ratio),
+            "per_step": per_step, "per_step_bound": 1 / (1 + alpha * lam0 / 2),
+            "per_step_linearised": 1 / (1 + alpha * lam_h0) ** 2,
+            "weight_change": float((W.detach() - W0).norm(dim=1).max())}
+    return out
 
 
 # ============================================================================ figures
