@@ -50,7 +50,8 @@ from .record import Context
 
 __all__ = ["EXPERIMENTS", "OPTIMIZERS", "make_optimizer", "train_budget", "isgd_fig1", "isgd_fair",
            "isgd_accuracy", "summarize_runs", "final_table", "FIG1_SIZES", "FAIR_SIZES",
-           "ACCURACY_SIZES", "PAPER_FIG1", "prox_quadratic", "quadratic_check", "theorem1_check", "PAPER_ACCURACY", "layer_points", "plot_curves"]
+           "ACCURACY_SIZES", "PAPER_FIG1", "PAPER_ACCURACY", "prox_quadratic", "quadratic_check",
+           "theorem1_check", "layer_points", "plot_curves"]
 
 #: optimizers by name. ``L-BFGS``: torch's defaults (lr 1, 20 iterations per step, history 100,
 #: no line search; "default settings" in Li, Chen & Huang 2023); ``L-BFGS (Wolfe)``: the same
