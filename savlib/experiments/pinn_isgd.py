@@ -393,22 +393,25 @@ def _accuracy_plan(scale: str) -> list[dict[str, Any]]:
     (``"paper"`` random, or ``"layer"``: :func:`layer_points`)."""
     q = scale == "quick"
     small2d, paper2d = ([16] * 2, [16] * 2) if q else ([50] * 4, [100] * 6)
-    kw2d = dict(n_f=150, n_b=60, n_test=31) if q else {}
-    b2d, bpaper = (80, 40) if q else (3000, 1500)
+    kw_paper = dict(n_f=150, n_b=60, n_test=31) if q else {}
+    kw_fewer = dict(n_f=80, n_b=40, n_test=31) if q else dict(n_f=1000, n_b=200)
+    b_paper, b_paper_lb, b_fewer = (40, 60, 80) if q else (1000, 3000, 6000)
     ode = dict(eps=0.01, n_f=100, n_test=801) if q else dict(eps=0.01)
     wode = [16] * 2 if q else [50] * 4
-    bode = 100 if q else 5000
+    bode = 100 if q else 4000
     warm = 20 if q else 1000
     lb = [("Adam", 1e-3, warm), ("L-BFGS (Wolfe)", None, None)]
     out = []
     for p, lr in (("poisson2d", 5e-4), ("helmholtz", 5e-4)):
         out += [
-            dict(problem=p, variant="paper: Adam, float32, 6 x 100", kw=kw2d, widths=paper2d, dtype="float32",
-                 phases=[("Adam", lr, None)], budget=bpaper, seeds=1, points="paper"),
-            dict(problem=p, variant="Adam then L-BFGS, float32, 4 x 50", kw=kw2d, widths=small2d, dtype="float32",
-                 phases=lb, budget=b2d, seeds=1, points="paper"),
-            dict(problem=p, variant="Adam then L-BFGS, float64, 4 x 50", kw=kw2d, widths=small2d, dtype="float64",
-                 phases=lb, budget=b2d, seeds=3, points="paper"),
+            dict(problem=p, variant="paper: Adam, float32, 6 x 100, 4000 points", kw=kw_paper, widths=paper2d,
+                 dtype="float32", phases=[("Adam", lr, None)], budget=b_paper, seeds=1, points="paper"),
+            dict(problem=p, variant="Adam then L-BFGS, float64, 4 x 50, 4000 points", kw=kw_paper, widths=small2d,
+                 dtype="float64", phases=lb, budget=b_paper_lb, seeds=1, points="paper"),
+            dict(problem=p, variant="Adam then L-BFGS, float32, 4 x 50, 1000 points", kw=kw_fewer, widths=small2d,
+                 dtype="float32", phases=lb, budget=b_fewer, seeds=1, points="paper"),
+            dict(problem=p, variant="Adam then L-BFGS, float64, 4 x 50, 1000 points", kw=kw_fewer, widths=small2d,
+                 dtype="float64", phases=lb, budget=b_fewer, seeds=3, points="paper"),
         ]
     out += [
         dict(problem="ode_eps0.01", variant="paper: Adam, float32, random points", kw=ode, widths=wode,
@@ -433,18 +436,19 @@ def isgd_accuracy(size: str = "quick", device=None, progress: bool = False, *, s
 
     * ``paper``: their network (6 x 100 tanh for the 2-D problems, 4 x 50 for the ODE), their
       points (4000 + 400 random; 400 random for the ODE), their optimizer at their small rate
-      (Adam, 5e-4 / 1e-3), float32, at a budget one CPU core affords (1500 evaluations in 2-D,
-      5000 for the ODE; the paper runs 1e6-2e6 iterations);
+      (Adam, 5e-4 / 1e-3), float32, at a budget one CPU core affords (1000 evaluations in 2-D,
+      4000 for the ODE; the paper runs 1e6-2e6 iterations);
     * ``Adam then L-BFGS``: 1000 Adam steps (lr 1e-3), then L-BFGS with a strong-Wolfe line
-      search to the budget (3000 evaluations in 2-D, 5000 for the ODE), in float32 and
-      float64, with a 4 x 50 network in 2-D (a quarter of the cost per evaluation);
+      search to the budget, with a 4 x 50 network in 2-D (a quarter of the cost per
+      evaluation): with the paper's 4000 + 400 points in float64 (3000 evaluations), and with
+      1000 + 200 points (a quarter of the cost again) in float32 and float64 (6000);
     * ``layer points`` (ODE): half of the 400 points uniform in the layer ``(1 - 10 eps, 1)``
       (:func:`layer_points`), the rest uniform in (0, 1);
     * ``ISGD 0.5 then L-BFGS`` (ODE): 1000 evaluations of ISGD at their ``alpha = 0.5``, then
       L-BFGS, on the layer points.
 
-    Seeds: 3 for the float64 variants and the ODE, the first seed only for the two float32
-    variants in 2-D (the expensive literal one, and the float32 control)."""
+    Seeds: 3 for the float64 variant with 1000 points in 2-D and for the ODE, the first seed
+    only for the other 2-D variants (the expensive literal one and the controls)."""
     from . import _check_size
 
     ctx = ctx or Context()
