@@ -301,7 +301,7 @@ def _run_grid(ctx, cfg, make_problem, plan, device, progress, desc, keep_pred=la
 # ============================================================================ Fig. 1
 FIG1_SIZES = {
     "quick": dict(widths=[20] * 3, n_f=128, budget=60, seeds=1),
-    "full": dict(widths=[200] * 5, n_f=1000, budget=1500, seeds=3),
+    "full": dict(widths=[200] * 5, n_f=1000, budget=1000, seeds=3),
 }
 FIG1_OPTIMIZERS = (("Adam", 1e-3), ("L-BFGS", None), ("L-BFGS (Wolfe)", None), ("ISGD", 0.1))
 
@@ -313,7 +313,7 @@ def isgd_fig1(size: str = "quick", device=None, progress: bool = False, *, seed:
     settings), L-BFGS (torch's defaults), L-BFGS with a strong-Wolfe line search (a named
     variant) and ISGD at ``lr = 0.1`` (savlib's proximal solve), all with the same budget of
     gradient evaluations and full batch. Full size: the paper's network (5 x 200 tanh) and
-    ``N_r = 1000`` random points, 1500 evaluations per run, 3 seeds (the paper runs Adam for up
+    ``N_r = 1000`` random points, 1000 evaluations per run, 3 seeds (the paper runs Adam for up
     to 1e7 epochs and ISGD for 1e4: far beyond one CPU core). Quick: 3 x 20, 128 points, 60."""
     from . import _check_size
 
