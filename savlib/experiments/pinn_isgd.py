@@ -395,10 +395,10 @@ def _accuracy_plan(scale: str) -> list[dict[str, Any]]:
     small2d, paper2d = ([16] * 2, [16] * 2) if q else ([50] * 4, [100] * 6)
     kw_paper = dict(n_f=150, n_b=60, n_test=31) if q else {}
     kw_fewer = dict(n_f=80, n_b=40, n_test=31) if q else dict(n_f=1000, n_b=200)
-    b_paper, b_paper_lb, b_fewer = (40, 60, 80) if q else (1000, 3000, 6000)
+    b_paper, b_paper_lb, b_fewer = (40, 60, 80) if q else (400, 800, 2000)
     ode = dict(eps=0.01, n_f=100, n_test=801) if q else dict(eps=0.01)
     wode = [16] * 2 if q else [50] * 4
-    bode = 100 if q else 4000
+    bode = 100 if q else 2500
     warm = 20 if q else 1000
     lb = [("Adam", 1e-3, warm), ("L-BFGS (Wolfe)", None, None)]
     out = []
@@ -436,12 +436,14 @@ def isgd_accuracy(size: str = "quick", device=None, progress: bool = False, *, s
 
     * ``paper``: their network (6 x 100 tanh for the 2-D problems, 4 x 50 for the ODE), their
       points (4000 + 400 random; 400 random for the ODE), their optimizer at their small rate
-      (Adam, 5e-4 / 1e-3), float32, at a budget one CPU core affords (1000 evaluations in 2-D,
-      4000 for the ODE; the paper runs 1e6-2e6 iterations);
+      (Adam, 5e-4 / 1e-3), float32, at a budget one shared CPU core affords (400 evaluations
+      in 2-D, 2500 for the ODE; the paper runs 1e6-2e6 iterations);
     * ``Adam then L-BFGS``: 1000 Adam steps (lr 1e-3), then L-BFGS with a strong-Wolfe line
       search to the budget, with a 4 x 50 network in 2-D (a quarter of the cost per
-      evaluation): with the paper's 4000 + 400 points in float64 (3000 evaluations), and with
-      1000 + 200 points (a quarter of the cost again) in float32 and float64 (6000);
+      evaluation): with 1000 + 200 points (a quarter of the cost again) in float32 and
+      float64 (2000 evaluations), and with the paper's 4000 + 400 points in float64 for 800
+      evaluations (compared with the 1000-point runs at the same number of evaluations,
+      from their curves);
     * ``layer points`` (ODE): half of the 400 points uniform in the layer ``(1 - 10 eps, 1)``
       (:func:`layer_points`), the rest uniform in (0, 1);
     * ``ISGD 0.5 then L-BFGS`` (ODE): 1000 evaluations of ISGD at their ``alpha = 0.5``, then
