@@ -617,7 +617,8 @@ def theorem1_check(m: int = 4096, n: int = 8, alphas=(0.5, 5.0, 50.0), steps: in
 # ============================================================================ figures
 def plot_curves(res: dict[str, Any], path: Path | None = None, key: str = "rel_l2", x: str = "evals"):
     """One panel per problem: ``key`` against ``x`` (``evals`` or ``seconds``), one line per
-    run and seed, one colour per optimizer."""
+    run and seed, one colour per optimizer, from the first logged step on (the initial
+    network, at 0 evaluations, has no place on a log axis)."""
     import matplotlib.pyplot as plt
 
     panels: dict[str, list[str]] = {}
@@ -628,9 +629,9 @@ def plot_curves(res: dict[str, Any], path: Path | None = None, key: str = "rel_l
     for ax, (panel, keys) in zip(axes[0], panels.items()):
         for i, k in enumerate(keys):
             for j, r in enumerate(res["runs"][k].values()):
-                xs = [max(v, 1e-3) for v in r[x]]
-                ax.loglog(xs, r[key], color=f"C{i % 10}", lw=1, alpha=0.8,
-                          label=k.split("|", 1)[1] if j == 0 else None)
+                keep = [n for n, e in enumerate(r["evals"]) if e > 0]   # log axes: from the first step on
+                ax.loglog([r[x][n] for n in keep], [r[key][n] for n in keep], color=f"C{i % 10}", lw=1,
+                          alpha=0.8, label=k.split("|", 1)[1] if j == 0 else None)
         ax.set_title(panel, fontsize=9)
         ax.set_xlabel("gradient evaluations" if x == "evals" else "optimizer seconds")
         ax.set_ylabel({"rel_l2": "relative L2 error", "max_abs": "max abs error", "loss": "loss"}[key])
