@@ -80,7 +80,7 @@ def test_unknown_optimizer_is_a_value_error():
         train_budget(poisson1d_low(n_f=8), [("Newton", 1.0, None)], 5, widths=[4])
 
 
-@pytest.mark.parametrize("name", ["isgd_fig1", "isgd_fair", "isgd_accuracy"])
+@pytest.mark.parametrize("name", ["isgd_fig1", "isgd_fair", "isgd_accuracy", "isgd_long"])
 def test_quick_experiment_has_what_the_chapter_reads(name, tmp_path):
     assert name in EXPERIMENTS
     res = run(name, size="quick", out=tmp_path)
