@@ -164,4 +164,5 @@ def run(name: str, size: str | None = None, device=None, out: str | Path | None 
 
 
 from .pinn import EXPERIMENTS as _pinn; EXPERIMENTS.update(_pinn)  # noqa: E402
+from .pinn_isgd import EXPERIMENTS as _pinn_isgd; EXPERIMENTS.update(_pinn_isgd)  # noqa: E402
 from .meanfield_mnist import EXPERIMENT as _mf_mnist; EXPERIMENTS[_mf_mnist.name] = _mf_mnist

@@ -45,7 +45,7 @@ maximum absolute error against the exact solution (metrics :func:`rel_l2`,
 optimizer (``evals``: with gradient; ``evals_no_grad``: forward-only re-evaluations such
 as relaxed SAV's), the unit of cost in which the chapter compares schemes.
 
-Deviation (recorded in the chapter): Li, Chen & Huang 2023 writes the 2-D Poisson loss with the
+Deviation (recorded in the chapter): Li, Chen & Huang 2023 write the 2-D Poisson loss with the
 residual ``u_xx + u_yy - f`` while eq. 20 reads ``-u_xx - u_yy = f``; with that sign the
 loss is minimised by ``-u`` (the boundary values are zero), so this module follows
 eq. 20 and uses the residual ``-u_xx - u_yy - f``.
@@ -532,11 +532,11 @@ class BurgersRaissi(Burgers):
 # --------------------------------------------------------------------------------------
 @dataclass(eq=False)
 class Poisson1D(PINNProblem):
-    """1-D Poisson problem of Li, Chen & Huang 2023 section 2.2 (eq. 9), with a tunable multi-scale term.
+    """1-D Poisson problem of Li, Chen & Huang 2023, section 2.2 (eq. 9), with a tunable multi-scale term.
 
     ``-u'' = f`` on (0, 1), ``u(0) = u(1) = 0``, with the fabricated solution
     ``u(x) = sin(2 pi x) + amp * sin(freq * pi x)``: ``amp = 0`` is ``u_L`` and
-    ``amp = 0.1, freq = 50`` is ``u_H`` of Li, Chen & Huang 2023 Fig. 1 (``freq`` must be an integer
+    ``amp = 0.1, freq = 50`` is ``u_H`` of Li, Chen & Huang 2023, Fig. 1 (``freq`` must be an integer
     so the boundary values vanish). ``n_f = 1000`` collocation points uniformly
     sampled in (0, 1) (``grid=True``: the uniform grid instead), the two boundary
     points, and a test grid of ``n_test`` points. Default network: Li, Chen & Huang 2023's "5-layer"
@@ -584,24 +584,24 @@ class Poisson1D(PINNProblem):
         return torch.linspace(0, 1, self.n_test, dtype=torch.float64)[:, None]
 
     def default_model(self, widths=None, activation="tanh", **kw):
-        """Li, Chen & Huang 2023 Fig. 1: 5 layers of 200 tanh units; ``widths`` lists the hidden widths."""
+        """Li, Chen & Huang 2023, Fig. 1: 5 layers of 200 tanh units; ``widths`` lists the hidden widths."""
         return mlp([1, *_hidden(widths, [200] * 5), 1], activation, **kw)
 
 
 def poisson1d_low(**kw) -> Poisson1D:
-    """``u_L(x) = sin(2 pi x)`` (Li, Chen & Huang 2023 sec. 2.2, Fig. 1a)."""
+    """``u_L(x) = sin(2 pi x)`` (Li, Chen & Huang 2023, sec. 2.2, Fig. 1a)."""
     return Poisson1D(amp=0.0, **kw)
 
 
 def poisson1d_multiscale(freq: int = 50, amp: float = 0.1, **kw) -> Poisson1D:
-    """``u_H(x) = sin(2 pi x) + 0.1 sin(50 pi x)`` (Li, Chen & Huang 2023 sec. 2.2, Fig. 1b)."""
+    """``u_H(x) = sin(2 pi x) + 0.1 sin(50 pi x)`` (Li, Chen & Huang 2023, sec. 2.2, Fig. 1b)."""
     return Poisson1D(amp=amp, freq=freq, **kw)
 
 
 # --------------------------------------------------------------------------------------
 @dataclass(eq=False)
 class PerturbedODE(PINNProblem):
-    """Singularly perturbed boundary-value problem of Li, Chen & Huang 2023 eq. 19 (section 4.1).
+    """Singularly perturbed boundary-value problem of Li, Chen & Huang 2023, eq. 19 (section 4.1).
 
     ``-eps y'' + y' = f`` on (0, 1), ``y(0) = y(1) = 0``, with the exact solution
     ``y(x) = (1 - e^{x/eps}) / (e^{1/eps} - 1) + sin(pi x / 2)`` (boundary layer of width
@@ -649,7 +649,7 @@ class PerturbedODE(PINNProblem):
         return torch.linspace(0, 1, self.n_test, dtype=torch.float64)[:, None]
 
     def default_model(self, widths=None, activation="tanh", **kw):
-        """Li, Chen & Huang 2023 sec. 4.1: 4 hidden layers of 50 tanh units."""
+        """Li, Chen & Huang 2023, sec. 4.1: 4 hidden layers of 50 tanh units."""
         return mlp([1, *_hidden(widths, [50] * 4), 1], activation, **kw)
 
 
@@ -681,13 +681,13 @@ class _Square(PINNProblem):
         return self._cache["test_points"]
 
     def default_model(self, widths=None, activation="tanh", **kw):
-        """Li, Chen & Huang 2023 secs. 4.2-4.3: 6 hidden layers of 100 tanh units."""
+        """Li, Chen & Huang 2023, secs. 4.2-4.3: 6 hidden layers of 100 tanh units."""
         return mlp([2, *_hidden(widths, [100] * 6), 1], activation, **kw)
 
 
 @dataclass(eq=False)
 class Poisson2D(_Square):
-    """2-D Poisson problem of Li, Chen & Huang 2023 eq. 20 (section 4.2).
+    """2-D Poisson problem of Li, Chen & Huang 2023, eq. 20 (section 4.2).
 
     ``-u_xx - u_yy = f`` on the unit square, ``u = 0`` on the boundary, with
     ``u = sin(pi x) sin(pi y) + amp sin(freq pi x) sin(freq pi y)`` (paper: ``amp = 0.1``,
@@ -724,7 +724,7 @@ class Poisson2D(_Square):
 
 @dataclass(eq=False)
 class Helmholtz2D(_Square):
-    """2-D Helmholtz problem of Li, Chen & Huang 2023 eq. 21 (section 4.3).
+    """2-D Helmholtz problem of Li, Chen & Huang 2023, eq. 21 (section 4.3).
 
     ``u_xx + u_yy + k^2 u = f`` on the unit square, ``u = 0`` on the boundary, with
     ``u = sin(a1 pi x) sin(a2 pi y)`` (paper: ``k = 4``, ``a1 = 1``, ``a2 = 4``), so
