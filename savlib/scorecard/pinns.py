@@ -28,6 +28,7 @@ __all__ = ["rows", "burgers_rows", "burgers_literature_claim", "RAISSI_CLAIM", "
 
 CHAPTER_TRAINING = "book/pinns/training"
 CHAPTER_STIFFNESS = "book/pinns/stiffness"
+CHAPTER_ISGD = "book/pinns/isgd"
 SAV_FAMILY = ("A-SAV", "A-ResSAV", "A-RelSAV")
 BASELINES = ("Adam", "Adagrad", "RMSprop")
 #: the ODE counts as solved below this mean relative L2 error
@@ -371,6 +372,31 @@ def _sweep_fit(sweep: dict[str, Any] | None) -> str:
     return (f"; smaller network over seeds: u_L {mean_sd(s['0']['rel_l2'])}, m = {m} {mean_sd(s[m]['rel_l2'])}")
 
 
+def isgd_fig1_row(res: dict[str, Any]) -> Row:
+    """Li, Chen & Huang 2023, Fig. 1: at lr 0.1 implicit SGD trains the multi-scale u_H where
+    Adam and L-BFGS fail, from an ``isgd_fig1`` result (the rule of "trains":
+    :data:`savlib.experiments.pinn_isgd.TRAINED_REL_L2`)."""
+    from ..experiments.pinn_isgd import TRAINED_REL_L2, fig1_errors, fig1b_verdict
+
+    cfg = res["provenance"]["config"]
+    err = fig1_errors(res)
+    opts = sorted({o for _, o in err})
+    verdict = fig1b_verdict(res)
+    measured = "; ".join(f"{p}: " + ", ".join(f"{o} {err[p, o]:.2g}" for o in opts) for p in ("u_L", "u_H"))
+    return Row(
+        paper="li2023isgd", item="Fig. 1 (ISGD at lr 0.1)",
+        claim="Fig. 1: with the same network, implicit SGD at learning rate 0.1 trains the multi-scale "
+              "u_H, where Adam and L-BFGS fail.",
+        measured=f"median final relative L2 over seeds: {measured}",
+        size=(f"{len(cfg['widths'])} x {cfg['widths'][0]} tanh, N_r = {cfg['n_f']}, {cfg['budget']} gradient "
+              f"evaluations per run, full batch, {_seeds(len(cfg['seeds']))}"),
+        verdict=verdict, chapter=CHAPTER_ISGD, evidence="result: isgd_fig1",
+        notes=(f"a method trains a problem when its median final relative L2 is below {TRAINED_REL_L2:g}; "
+               "reproduced if ISGD trains u_H while Adam and L-BFGS (torch's defaults) do not, partly if ISGD "
+               "trains it and so does one of them, not reproduced if ISGD does not train it "
+               "(savlib.experiments.pinn_isgd.fig1b_verdict)."))
+
+
 # ----------------------------------------------------------------------------- all rows
 def rows() -> list[Row]:
     """Every PINN row, from the stored results (missing results give "not attempted")."""
@@ -390,6 +416,12 @@ def rows() -> list[Row]:
     else:
         out += isgd_rows(isgd)
     out.append(table1_row(isgd))
+    fig1 = _load("isgd_fig1")
+    if fig1 is None:
+        out.append(_missing("li2023isgd", "Fig. 1 (ISGD at lr 0.1)", "ISGD at lr 0.1 trains u_H", "isgd_fig1",
+                            CHAPTER_ISGD, "python -m savlib.experiments isgd_fig1 --full --out benchmarks/results"))
+    else:
+        out.append(isgd_fig1_row(fig1))
     return out
 
 

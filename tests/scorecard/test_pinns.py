@@ -43,10 +43,11 @@ def test_every_row_is_valid_and_every_item_is_there():
     items = {r.item for r in rs}
     for want in ("Example 5, Fig. 12(a)", "Example 5, Fig. 12(b)", "Fig. 1 (eigenvalues)",
                  "Fig. 1 / sec. 2.2 (gap over seeds)", "Fig. 2(a-c), eq. 19, eps = 2", "Fig. 2(d-f), eq. 19, eps = 0.01",
-                 "Fig. 3, eq. 20 (2-D Poisson)", "Fig. 4, eq. 21 (Helmholtz, k = 4)", "Table 1"):
+                 "Fig. 3, eq. 20 (2-D Poisson)", "Fig. 4, eq. 21 (Helmholtz, k = 4)", "Table 1",
+                 "Fig. 1 (ISGD at lr 0.1)"):
         assert want in items, want
     assert {r.paper for r in rs} == {"ma2024sav", "li2023isgd"}
-    assert all(r.chapter in (pinns.CHAPTER_TRAINING, pinns.CHAPTER_STIFFNESS) for r in rs)
+    assert all(r.chapter in (pinns.CHAPTER_TRAINING, pinns.CHAPTER_STIFFNESS, pinns.CHAPTER_ISGD) for r in rs)
     # a verdict other than "not attempted" names its rule and a size
     assert all(r.notes and r.size != "-" for r in rs if r.verdict != "not attempted")
 
@@ -172,3 +173,24 @@ def test_burgers_literature_claim_rule():
     assert pinns.burgers_literature_claim(_lit([2e-3, 3e-3, math.nan]))[3] == "not reproduced"
     assert pinns.burgers_literature_claim(_lit([math.nan]))[3] == "not reproduced"
     assert pinns.burgers_literature_claim(_lit([6e-4, 7e-4, math.nan]))[3] == "partly"   # a diverged seed counts
+
+
+def _fig1(errors):
+    """A synthetic isgd_fig1 result: ``errors[problem][optimizer]`` is every seed's final error."""
+    runs = {f"{p}|{o}": {str(s): {"final_rel_l2": e, "diverged": False} for s in range(3)}
+            for p, per in errors.items() for o, e in per.items()}
+    cfg = {"widths": [200] * 5, "n_f": 1000, "budget": 1000, "seeds": [0, 1, 2]}
+    return {"runs": runs, "provenance": {"config": cfg}}
+
+
+@pytest.mark.parametrize("u_h, verdict", [
+    ({"Adam lr=0.001": 3.0, "L-BFGS": 5.0, "L-BFGS (Wolfe)": 2.0, "ISGD lr=0.1": 0.01}, "reproduced"),
+    ({"Adam lr=0.001": 0.02, "L-BFGS": 5.0, "L-BFGS (Wolfe)": 2.0, "ISGD lr=0.1": 0.01}, "partly"),
+    ({"Adam lr=0.001": 14.0, "L-BFGS": 5.0, "L-BFGS (Wolfe)": 21.0, "ISGD lr=0.1": 8.9}, "not reproduced"),
+])
+def test_isgd_fig1_row_follows_the_chapters_rule(u_h, verdict):
+    from savlib.experiments.pinn_isgd import fig1b_verdict
+    res = _fig1({"u_L": {o: 0.01 for o in u_h}, "u_H": u_h})
+    row = pinns.isgd_fig1_row(res)
+    assert row.verdict == fig1b_verdict(res) == verdict
+    assert row.chapter == "book/pinns/isgd" and "3 seeds" in row.size
