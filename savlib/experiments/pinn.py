@@ -163,6 +163,17 @@ def _fit_phase(model: PINNModel, opt, split, steps: int, batch_size, n_logs: int
                blowup=None)
 
 
+def _new_run(problem, evals, lr, widths, seed: int, device, dtype) -> tuple[torch.device, PINNModel]:
+    """Check a run's budget and rate; the device and a fresh :class:`PINNModel` seeded by ``seed``."""
+    if not isinstance(evals, int) or evals < 2:
+        raise ValueError(f"evals must be an int >= 2, got {evals!r}")
+    if not (lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    dev = get_device(device)
+    net = problem.default_model(widths=widths, generator=generator(seed)).to(dev, dtype)
+    return dev, PINNModel(problem, net)
+
+
 def train_pinn(problem, scheme: str, lr: float, evals: int, *, widths, seed: int = 0, device=None,
                dtype: torch.dtype = torch.float32, batch_size: int | None = None, n_logs: int = 30,
                C: float = 1e4, lam: float = 4.0, K1: int = 10, isgd_fraction: float = 0.5,
@@ -179,13 +190,8 @@ def train_pinn(problem, scheme: str, lr: float, evals: int, *, widths, seed: int
     closure-call counters; with ``keep_model=True`` also ``"model"``, the trained
     :class:`~savlib.problems.pinn.PINNModel` (not JSON: for error maps).
     """
-    if not isinstance(evals, int) or evals < 2:
-        raise ValueError(f"evals must be an int >= 2, got {evals!r}")
-    if not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    dev = get_device(device)
-    net = problem.default_model(widths=widths, generator=generator(seed)).to(dev, dtype)
-    model = PINNModel(problem, net)
+    dev, model = _new_run(problem, evals, lr, widths, seed, device, dtype)
+    net = model.net
     split = model.split()
     if scheme == "ISGD,Adam":
         eta = lr if eta is None else eta
@@ -374,13 +380,8 @@ def train_budget(problem, scheme: str, lr: float, evals: int, *, widths, seed: i
     """
     from ..errors import NonFiniteError
 
-    if not isinstance(evals, int) or evals < 2:
-        raise ValueError(f"evals must be an int >= 2, got {evals!r}")
-    if not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    dev = get_device(device)
-    net = problem.default_model(widths=widths, generator=generator(seed)).to(dev, dtype)
-    model = PINNModel(problem, net)
+    dev, model = _new_run(problem, evals, lr, widths, seed, device, dtype)
+    net = model.net
     x_f = model.data.x_f
     ref = problem.reference().to(dev, dtype)
     x_te = problem.test_points().to(dev, dtype)

@@ -46,6 +46,7 @@ from ..config import generator, get_device
 from ..errors import NonFiniteError
 from ..problems.pinn import (Helmholtz2D, PerturbedODE, Poisson1D, Poisson2D, poisson1d_low,
                              poisson1d_multiscale)
+from .pinn import _seed_list as seed_list
 from .record import Context
 
 __all__ = ["EXPERIMENTS", "OPTIMIZERS", "make_optimizer", "train_budget", "isgd_fig1", "isgd_fair",
@@ -285,15 +286,6 @@ def final_table(res: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _seeds(seed: int, n: int, seeds) -> list[int]:
-    if seeds is None:
-        return [seed + k for k in range(n)]
-    out = [int(s) for s in seeds]
-    if not out or any(s < 0 for s in out) or len(set(out)) != len(out):
-        raise ValueError(f"seeds must be distinct non-negative ints, got {seeds!r}")
-    return out
-
-
 def _label(name: str, lr) -> str:
     return name if lr is None else f"{name} lr={lr:g}"
 
@@ -351,7 +343,7 @@ def isgd_fig1(size: str = "quick", device=None, progress: bool = False, *, seed:
     ctx = ctx or Context()
     base = FIG1_SIZES[_check_size(size)]
     cfg = ctx.declare(widths=[int(w) for w in (widths or base["widths"])], n_f=int(n_f or base["n_f"]),
-                      budget=int(budget or base["budget"]), seeds=_seeds(seed, base["seeds"], seeds),
+                      budget=int(budget or base["budget"]), seeds=seed_list(seeds, seed, base["seeds"]),
                       optimizers=[[n, lr] for n, lr in FIG1_OPTIMIZERS], dtype=str(dtype), n_logs=25,
                       problems={"u_L": "sin(2 pi x)", "u_H": "sin(2 pi x) + 0.1 sin(50 pi x)"},
                       batch="full", cost_unit="closure calls (loss + backward on all points)")
@@ -394,7 +386,7 @@ def isgd_fair(size: str = "quick", device=None, progress: bool = False, *, seed:
     if bad:
         raise ValueError(f"unknown problems {bad}")
     cfg = ctx.declare(widths=[int(w) for w in base["widths"]], n_f=int(base["n_f"]),
-                      budget=int(budget or base["budget"]), seeds=_seeds(seed, base["seeds"], seeds),
+                      budget=int(budget or base["budget"]), seeds=seed_list(seeds, seed, base["seeds"]),
                       problems=list(problems), optimizers=[[n, lr] for n, lr in FAIR_OPTIMIZERS],
                       dtype=str(dtype), n_logs=25, batch="full",
                       cost_unit="closure calls (loss + backward on all points)")
@@ -491,7 +483,7 @@ def isgd_accuracy(size: str = "quick", device=None, progress: bool = False, *, s
     if bad:
         raise ValueError(f"unknown problems {bad}")
     plan = [v for v in _accuracy_plan(base["scale"]) if v["problem"] in problems]
-    cfg = ctx.declare(seeds=_seeds(seed, base["seeds"], seeds), plan=plan, n_logs=25, batch="full",
+    cfg = ctx.declare(seeds=seed_list(seeds, seed, base["seeds"]), plan=plan, n_logs=25, batch="full",
                       paper=PAPER_ACCURACY, layer_points=dict(fraction=0.5, width=10.0),
                       cost_unit="closure calls (loss + backward on all points)")
     classes = {"poisson2d": Poisson2D, "helmholtz": Helmholtz2D, "ode_eps0.01": PerturbedODE}
