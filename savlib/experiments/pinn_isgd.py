@@ -44,7 +44,7 @@ import torch
 from .._figures import finish
 from ..config import generator, get_device
 from ..errors import NonFiniteError
-from ..problems.pinn import (Helmholtz2D, PerturbedODE, Poisson1D, Poisson2D, poisson1d_low,
+from ..problems.pinn import (Helmholtz2D, PerturbedODE, Poisson2D, poisson1d_low,
                              poisson1d_multiscale)
 from .pinn import _seed_list as seed_list
 from .record import Context

@@ -75,7 +75,7 @@ from torch import Tensor
 from ..errors import EnergyDomainError, NonFiniteError
 from .base import (Direction, EnergyOptimizer, check_betas, check_flag, check_nonnegative,
                    check_positive, check_real, check_unit_interval, clamp01, evaluate_loss,
-                   isfinite, minimum, sq_norms, sqrt, where)
+                   isfinite, minimum, sqrt, where)
 
 __all__ = ["SAV", "ResSAV", "RelSAV", "xi_eq24", "relax_sav"]
 
