@@ -216,15 +216,16 @@ def _machine(device: Any = None) -> dict[str, Any]:
     return out
 
 
-def _git_commit() -> str | None:
+def _git_commit(paths: tuple[str, ...] = ("savlib",)) -> str | None:
+    """HEAD, marked when ``paths`` (the code a result depends on) have uncommitted changes."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_REPO, capture_output=True, text=True,
                               timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "savlib"], cwd=_REPO,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=_REPO,
                                capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
-    return (head + ("+uncommitted savlib changes" if dirty else "")) or None
+    return (head + (f"+uncommitted changes in {', '.join(paths)}" if dirty else "")) or None
 
 
 def provenance(name: str, size: str, seed: int, overrides: dict[str, Any], config: dict[str, Any],
@@ -249,7 +250,9 @@ def benchmark_provenance(script: str, argv: list[str], wall_seconds: float) -> d
     (``python benchmarks/SCRIPT ARGS``), commit, machine, wall time and date. A benchmark's
     configuration is its command line plus the code at that commit."""
     machine = _machine()
-    return {"command": " ".join(["python", f"benchmarks/{Path(script).name}", *argv]), "commit": _git_commit(),
+    name = Path(script).name
+    return {"command": " ".join(["python", f"benchmarks/{name}", *argv]),
+            "commit": _git_commit(("savlib", f"benchmarks/{name}")),
             "machine": machine, "wall_seconds": wall_seconds,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
 
