@@ -79,6 +79,42 @@ def test_targets_and_report(bench, tiny):
     text = bench.report(bad)
     assert "not met" in text and "SAV n=1e5 iter / SGD = 1.120 (bound 1.1)" in text
     assert "RelSAV n=1e5" not in text       # 1.06 <= 1.4
+    assert "Floors per iteration / SGD in the same run" in text and "floor:RelSAV 1.120" in text
+
+
+def test_floor_rows_do_sgds_update_and_what_they_name(bench):
+    """The floors are torch's SGD step plus the reduction (and, relaxed, the copy and the
+    second closure call): the parameters move exactly as SGD's do."""
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    x, y = torch.randn(5, 3), torch.randn(5, 2)
+    start = [p.detach().clone() for p in model.parameters()]
+    calls = []
+
+    def closure():
+        calls.append(torch.is_grad_enabled())
+        model.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        if torch.is_grad_enabled():
+            loss.backward()
+        return loss
+
+    for relax in (False, True):
+        with torch.no_grad():
+            for p, s in zip(model.parameters(), start):
+                p.copy_(s)
+        calls.clear()
+        bench.FloorSGD(model.parameters(), lr=0.1, relax=relax).step(closure)
+        got = [p.detach().clone() for p in model.parameters()]
+        with torch.no_grad():
+            for p, s in zip(model.parameters(), start):
+                p.copy_(s)
+        closure()
+        torch.optim.SGD(model.parameters(), lr=0.1).step()
+        assert all(torch.equal(a, p) for a, p in zip(got, model.parameters()))
+        assert calls[:2] == ([True, False] if relax else [True, True])
 
 
 def test_report_of_the_stored_run(bench):
