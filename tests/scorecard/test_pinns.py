@@ -194,3 +194,47 @@ def test_isgd_fig1_row_follows_the_chapters_rule(u_h, verdict):
     row = pinns.isgd_fig1_row(res)
     assert row.verdict == fig1b_verdict(res) == verdict
     assert row.chapter == "book/pinns/isgd" and "3 seeds" in row.size
+
+
+def _fig12(finals, seeds=(0, 1, 2), initial=1.0, diverged=()):
+    """A synthetic ``pinn_burgers_paper`` result: finals {(lr, scheme): final error}."""
+    runs = {f"lr={lr:g}|{s}": {str(k): _run(s, lr, v + 0.001 * k, initial, diverged=(lr, s) in diverged)
+                               for k in seeds} for (lr, s), v in finals.items()}
+    cfg = {"nx": 200, "nt": 60, "n_initial": 200, "n_boundary": 100, "widths": [32] * 5, "dtype": "float32",
+           "evals": 100, "seeds": list(seeds)}
+    return {"config": cfg, "runs": runs, "summary": summarize(runs)}
+
+
+def _fig12_all(sav, base, lr=0.01):
+    return {**{(lr, s): sav[i] for i, s in enumerate(SAV)},
+            **{(lr, s): base[i] for i, s in enumerate(("Adam", "Adagrad", "RMSprop"))}}
+
+
+def test_fig12_verdict_rules():
+    both = {**_fig12_all((0.1, 0.12, 0.15), (0.3, 0.99, 0.95)), **_fig12_all((0.5, 0.5, 0.5), (0.2, 0.3, 0.3), 0.001)}
+    r = {row.item: row for row in pinns.fig12_rows(_fig12(both))}
+    assert r["Example 5, Fig. 12(a)"].verdict == "reproduced"        # every SAV scheme below every baseline
+    assert r["Example 5, Fig. 12(b)"].verdict == "not reproduced"    # Adam lowest at lr 0.001
+    assert "200 x 60 grid" in r["Example 5, Fig. 12(a)"].size and "3 seeds" in r["Example 5, Fig. 12(a)"].size
+    # Adagrad and RMSprop remove less than 10% of the initial error: they do not converge
+    assert r["Example 5, text on Fig. 12(a)"].verdict == "reproduced"
+    assert "no progress" in r["Example 5, text on Fig. 12(a)"].measured
+    # RMSprop halves its error: only one of the two fails to converge
+    one = {**both, (0.01, "RMSprop"): 0.5}
+    r = {row.item: row for row in pinns.fig12_rows(_fig12(one))}
+    assert r["Example 5, text on Fig. 12(a)"].verdict == "partly"
+    assert r["Example 5, Fig. 12(a)"].verdict == "reproduced"
+    # a diverged seed counts as not converging, and makes the scheme the worst
+    two = {**both, (0.01, "RMSprop"): 0.5, (0.01, "Adagrad"): 0.5}
+    r = {row.item: row for row in pinns.fig12_rows(_fig12(two, diverged={(0.01, "Adagrad")}))}
+    assert r["Example 5, text on Fig. 12(a)"].verdict == "partly"
+    r = {row.item: row for row in pinns.fig12_rows(_fig12(two))}
+    assert r["Example 5, text on Fig. 12(a)"].verdict == "not reproduced"
+    # only the best SAV scheme below the best baseline: partly
+    part = {**both, **_fig12_all((0.1, 0.4, 0.5), (0.3, 0.99, 0.95))}
+    assert pinns.fig12_rows(_fig12(part))[0].verdict == "partly"
+    # without the baselines at a rate, its row is not attempted, with the command
+    only_sav = {(0.01, s): 0.1 for s in SAV}
+    rows = pinns.fig12_rows(_fig12(only_sav))
+    assert [x.verdict for x in rows] == ["not attempted"] * 3
+    assert pinns.FIG12_COMMAND in rows[0].measured
