@@ -326,7 +326,8 @@ def eq8_check(eigs=EQ8_CHECK["eigs"], alphas=EQ8_CHECK["alphas"], steps: int = E
     the runs."""
     checks = {float(a): quadratic_check(list(eigs), float(a), steps=steps, seed=seed, inner_tol=inner_tol)
               for a in alphas}
-    return {**eq8_verdict(checks), "checks": checks, "eigs": list(eigs), "steps": steps, "inner_tol": inner_tol}
+    return {**eq8_verdict(checks), "checks": checks, "eigs": [float(e) for e in eigs], "steps": steps,
+            "inner_tol": inner_tol}
 
 
 #: Theorem 1 of Li, Chen & Huang 2023 at the size of the chapter "pinns/isgd" (under a second
