@@ -31,6 +31,10 @@ boundary points (the only fair reading of "same batch": mini-batches change the 
 more than the outer step does).
 
 Every training run is one resumable unit (``ctx.unit``) keyed ``PROBLEM|OPTIMIZER|seedS``.
+
+**Verdict rules.** The chapter's claims are judged by the functions ``*_verdict`` below (and
+:func:`eq8_check`), one per claim, each stating its rule; the scorecard
+(``savlib.scorecard.pinns``) turns them into rows and the chapter shows those rows.
 """
 from __future__ import annotations
 

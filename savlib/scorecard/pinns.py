@@ -1,6 +1,6 @@
 """Scorecard rows for the PINN part of the book (``book/pinns``): Ma, Mao & Shen 2024
 (``ma2024sav``) Example 5 / Fig. 12, and Li, Chen & Huang 2023 (``li2023isgd``) Fig. 1,
-Figs. 2-4 and Table 1.
+Figs. 2-4, Table 1, eq. 8, Theorem 1 and secs. 2.4 and 4.1-4.3.
 
 Every ``measured``, ``size`` and ``verdict`` is computed here from the stored results of
 record (:func:`savlib.experiments.load_result`):
@@ -10,6 +10,11 @@ record (:func:`savlib.experiments.load_result`):
 * ``pinn_isgd`` (``python -m savlib.experiments pinn_isgd --full``): Figs. 2-4;
 * ``pinn_stiffness`` (``python -m savlib.experiments pinn_stiffness --full``) and the benchmark
   ``pinn_spectrum`` (``benchmarks/pinn_spectrum.py``, the paper's 5 x 200 network): Fig. 1.
+* ``isgd_fig1``, ``isgd_fair``, ``isgd_accuracy`` and ``isgd_long``
+  (``python -m savlib.experiments NAME --full``) and two live checks (eq. 8 on the stiff quadratic,
+  Theorem 1 on a wide two-layer network; together a few seconds): the rows of the chapter
+  "Implicit SGD against its claims" (``book/pinns/isgd``, :func:`isgd_chapter_rows`), whose rules
+  are functions of ``savlib.experiments.pinn_isgd``.
 
 The rule that turns numbers into a verdict is in each row's ``notes``; the functions
 ``burgers_rows``, ``isgd_rows`` and ``spectrum_rows`` take the result dictionaries, so the rules
