@@ -266,8 +266,8 @@ def fig1b_verdict(res: dict[str, Any]) -> str:
 
 # ============================================================================ the chapter's verdict rules
 # Each function below computes, from a stored result or a live check, the numbers of one claim of
-# Li, Chen & Huang 2023 and its verdict by a fixed rule; the chapter "pinns/isgd" ("Implicit SGD
-# against its claims") shows them through the scorecard (savlib.scorecard.pinns).
+# Li, Chen & Huang 2023 and its verdict by a fixed rule; the chapter "Implicit SGD against its
+# claims" shows them through the scorecard (savlib.scorecard.pinns).
 
 def median_final(res: dict[str, Any], key: str, metric: str = "final_rel_l2") -> float:
     """The median over seeds of ``metric`` of run ``key`` of a result of :func:`isgd_fig1`,
@@ -293,17 +293,18 @@ def best_variant(res: dict[str, Any], problem: str) -> str:
     return min(mine, key=lambda k: median_final(res, k, "final_max_abs"))
 
 
-#: the stiff example of eqs. 7-8 of Li, Chen & Huang 2023 as the chapter "pinns/isgd" runs
-#: it: curvatures, outer steps, steps per run and the tight inner tolerance
+#: the stiff example of eqs. 7-8 of Li, Chen & Huang 2023 as the chapter "Implicit SGD
+#: against its claims" runs it: curvatures, outer steps, steps per run and the tight inner
+#: tolerance
 EQ8_CHECK = dict(eigs=(1e-4, 1e4), alphas=(1e-3, 1e-1, 1e1, 1e3), steps=5, inner_tol=1e-10)
 #: relative slack allowed between the measured loss ratio and the bound of eq. 8 (round-off)
 EQ8_SLACK = 1e-9
 
 
 def eq8_verdict(checks: dict[float, dict[str, Any]]) -> dict[str, Any]:
-    """Eq. 8 of Li, Chen & Huang 2023 (chapter "pinns/isgd"): the implicit step contracts the
-    loss of the stiff quadratic at every rate ``alpha``, by at most
-    ``max_k 1/(1 + alpha k)^2``. ``checks``: ``alpha -> quadratic_check(...)``.
+    """Eq. 8 of Li, Chen & Huang 2023 (chapter "Implicit SGD against its claims"): the
+    implicit step contracts the loss of the stiff quadratic at every rate ``alpha``, by at
+    most ``max_k 1/(1 + alpha k)^2``. ``checks``: ``alpha -> quadratic_check(...)``.
 
     Rule: "reproduced" if at every rate the largest measured loss ratio is below 1 and at most
     the bound (up to :data:`EQ8_SLACK`, relative); "partly" if the loss falls at every rate but
@@ -334,16 +335,17 @@ def eq8_check(eigs=EQ8_CHECK["eigs"], alphas=EQ8_CHECK["alphas"], steps: int = E
             "inner_tol": inner_tol}
 
 
-#: Theorem 1 of Li, Chen & Huang 2023 at the size of the chapter "pinns/isgd" (under a second
-#: on one core, so the scorecard runs it live)
+#: Theorem 1 of Li, Chen & Huang 2023 at the size of the chapter "Implicit SGD against its
+#: claims" (under a second on one core, so the scorecard runs it live)
 THEOREM1_SIZE = dict(m=4096, n=8, alphas=(0.5, 5.0, 50.0), steps=15)
 
 
 def theorem1_verdict(th: dict[str, Any]) -> dict[str, Any]:
     """Theorem 1 (eq. 18) of Li, Chen & Huang 2023 from a :func:`theorem1_check` result
-    (chapter "pinns/isgd"): "reproduced" if ``L(n) <= (1 + alpha lambda0 / 2)^(-n) L(0)``
-    at every step of every rate run, "not reproduced" otherwise (the theorem is a bound, so
-    there is no "partly"). Returns the verdict, the rates, and the largest ``L(n) / bound``."""
+    (chapter "Implicit SGD against its claims"): "reproduced" if
+    ``L(n) <= (1 + alpha lambda0 / 2)^(-n) L(0)`` at every step of every rate run, "not
+    reproduced" otherwise (the theorem is a bound, so there is no "partly"). Returns the
+    verdict, the rates, and the largest ``L(n) / bound``."""
     ratios = {a: r["max_loss_over_bound"] for a, r in th["runs"].items()}
     holds = all(v <= 1 for v in ratios.values())
     return {"verdict": "reproduced" if holds else "not reproduced", "alphas": [float(a) for a in ratios],
@@ -355,8 +357,8 @@ FIG1_CLAIMED = ("Adam lr=0.001", "L-BFGS", "ISGD lr=0.1")
 
 
 def fig1a_verdict(res: dict[str, Any]) -> dict[str, Any]:
-    """Fig. 1a of Li, Chen & Huang 2023 from an ``isgd_fig1`` result (chapter "pinns/isgd"):
-    Adam, L-BFGS (torch's defaults) and ISGD at lr 0.1 all train the smooth ``u_L``.
+    """Fig. 1a of Li, Chen & Huang 2023 from an ``isgd_fig1`` result (chapter "Implicit SGD
+    against its claims"): Adam, L-BFGS (torch's defaults) and ISGD at lr 0.1 all train the smooth ``u_L``.
 
     Rule ("trains": median final relative L2 below :data:`TRAINED_REL_L2`): "reproduced" if
     all three train it, "partly" if one or two do, "not reproduced" if none does (the named
@@ -369,7 +371,7 @@ def fig1a_verdict(res: dict[str, Any]) -> dict[str, Any]:
 
 
 #: Sec. 4.1 of Li, Chen & Huang 2023: "ISGD improves" when its median error is below
-#: 1/ISGD_GAIN of the best explicit method's (chapter "pinns/isgd")
+#: 1/ISGD_GAIN of the best explicit method's (chapter "Implicit SGD against its claims")
 ISGD_GAIN = 2.0
 
 
@@ -380,8 +382,8 @@ def fair_errors(res: dict[str, Any]) -> dict[tuple[str, str], float]:
 
 def fair_verdict(res: dict[str, Any], problem: str = "ode_eps2") -> dict[str, Any]:
     """Sec. 4.1 / Fig. 2 of Li, Chen & Huang 2023 at the same batch and budget, from an
-    ``isgd_fair`` result (chapter "pinns/isgd"): ISGD trains the ODE of eq. 19 at
-    ``eps = 2`` better than SGD and Adam.
+    ``isgd_fair`` result (chapter "Implicit SGD against its claims"): ISGD trains the ODE of
+    eq. 19 at ``eps = 2`` better than SGD and Adam.
 
     ISGD's runs are the optimizers named ``ISGD ...``, the explicit ones all but ISGD and
     L-BFGS (SGD, Adam and A-SAV at each rate run). Rule: "reproduced" if ISGD at the paper's
@@ -419,8 +421,8 @@ COST_FACTOR = 2.0
 
 
 def cost_verdict(res: dict[str, Any], problem: str = "ode_eps2") -> dict[str, Any]:
-    """Sec. 2.4 of Li, Chen & Huang 2023 (chapter "pinns/isgd"): the cost of ISGD is comparable
-    to Adam's. The paper counts the inner iterations of the implicit step as iterations (its
+    """Sec. 2.4 of Li, Chen & Huang 2023 (chapter "Implicit SGD against its claims"): the cost
+    of ISGD is comparable to Adam's. The paper counts the inner iterations of the implicit step as iterations (its
     sec. 4: time proportional to the iterations), so the measure is optimizer seconds per
     gradient evaluation in an ``isgd_fair`` result. Rule: "reproduced" if the best ISGD rate on
     ``problem`` (:func:`fair_verdict`) costs less than :data:`COST_FACTOR` times Adam at lr
@@ -438,8 +440,8 @@ ACCURACY_PARTLY = 10.0
 
 def accuracy_verdict(acc: dict[str, Any], long: dict[str, Any] | None, problem: str) -> dict[str, Any]:
     """Secs. 4.2-4.3 (Figs. 3-4) of Li, Chen & Huang 2023 from an ``isgd_accuracy`` result
-    (chapter "pinns/isgd"): the 2-D Poisson (``problem="poisson2d"``) or Helmholtz
-    (``"helmholtz"``) max abs error reaches the paper's (:data:`PAPER_ACCURACY`).
+    (chapter "Implicit SGD against its claims"): the 2-D Poisson (``problem="poisson2d"``) or
+    Helmholtz (``"helmholtz"``) max abs error reaches the paper's (:data:`PAPER_ACCURACY`).
 
     Rule: with the best variant (:func:`best_variant`, median over the seeds), "reproduced"
     if its median max abs error is at most the paper's, "partly" if within
@@ -468,8 +470,8 @@ ODE_SOLVED = 1e-2
 
 def ode_verdict(acc: dict[str, Any]) -> dict[str, Any]:
     """Sec. 4.1 / Fig. 2 of Li, Chen & Huang 2023 from an ``isgd_accuracy`` result (chapter
-    "pinns/isgd"): the ODE of eq. 19 at ``eps = 0.01`` is solved. Rule: "reproduced" if the
-    best variant (:func:`best_variant`, by median max abs error) has a median final relative
+    "Implicit SGD against its claims"): the ODE of eq. 19 at ``eps = 0.01`` is solved. Rule:
+    "reproduced" if the best variant (:func:`best_variant`, by median max abs error) has a median final relative
     L2 error below :data:`ODE_SOLVED`, "not reproduced" otherwise."""
     key = best_variant(acc, "ode_eps0.01")
     rel = median_final(acc, key)
