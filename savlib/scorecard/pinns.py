@@ -30,7 +30,7 @@ from . import Row
 
 __all__ = ["rows", "burgers_rows", "burgers_literature_claim", "RAISSI_CLAIM", "RAISSI_BOUND", "isgd_rows", "spectrum_rows", "table1_row", "mean_sd", "ISGD_FIGS",
            "isgd_fig1_row", "isgd_chapter_rows", "isgd_eq8_row", "isgd_theorem1_row", "isgd_fig1a_row",
-           "isgd_fair_row", "isgd_accuracy_row", "isgd_ode_row", "isgd_cost_row", "ISGD_CHAPTER_CLAIMS",
+           "isgd_fair_row", "isgd_accuracy_row", "isgd_ode_row", "isgd_cost_row", "ISGD_CHAPTER_CLAIMS", "FIG1B_CLAIM",
            "CHAPTER_ISGD",
            "BURGERS_CLAIMS", "CHAPTER_TRAINING", "CHAPTER_STIFFNESS", "ODE_CONVERGED", "ABS_ERROR_FACTOR"]
 
