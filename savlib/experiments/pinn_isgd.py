@@ -31,6 +31,10 @@ boundary points (the only fair reading of "same batch": mini-batches change the 
 more than the outer step does).
 
 Every training run is one resumable unit (``ctx.unit``) keyed ``PROBLEM|OPTIMIZER|seedS``.
+
+**Verdict rules.** The chapter's claims are judged by the functions ``*_verdict`` below (and
+:func:`eq8_check`), one per claim, each stating its rule; the scorecard
+(``savlib.scorecard.pinns``) turns them into rows and the chapter shows those rows.
 """
 from __future__ import annotations
 
@@ -52,7 +56,11 @@ from .record import Context
 __all__ = ["EXPERIMENTS", "OPTIMIZERS", "make_optimizer", "train_budget", "isgd_fig1", "isgd_fair",
            "isgd_accuracy", "summarize_runs", "final_table", "TRAINED_REL_L2", "fig1_errors", "fig1b_verdict", "FIG1_SIZES", "FAIR_SIZES",
            "ACCURACY_SIZES", "PAPER_FIG1", "PAPER_ACCURACY", "prox_quadratic", "quadratic_check",
-           "theorem1_check", "layer_points", "plot_curves", "isgd_long"]
+           "theorem1_check", "layer_points", "plot_curves", "isgd_long", "median_final", "at_evals",
+           "best_variant", "EQ8_CHECK", "EQ8_SLACK", "eq8_check", "eq8_verdict", "THEOREM1_SIZE",
+           "theorem1_verdict", "FIG1_CLAIMED", "fig1a_verdict", "ISGD_GAIN", "fair_errors", "fair_verdict",
+           "sec_per_eval", "COST_FACTOR", "cost_verdict", "ACCURACY_PARTLY", "accuracy_verdict", "ODE_SOLVED",
+           "ode_verdict"]
 
 #: optimizers by name. ``L-BFGS``: torch's defaults (lr 1, 20 iterations per step, history 100,
 #: no line search; "default settings" in Li, Chen & Huang 2023); ``L-BFGS (Wolfe)``: the same
@@ -254,6 +262,221 @@ def fig1b_verdict(res: dict[str, Any]) -> str:
         return "not reproduced"
     others_fail = not trains["u_H", "Adam lr=0.001"] and not trains["u_H", "L-BFGS"]
     return "reproduced" if others_fail else "partly"
+
+
+# ============================================================================ the chapter's verdict rules
+# Each function below computes, from a stored result or a live check, the numbers of one claim of
+# Li, Chen & Huang 2023 and its verdict by a fixed rule; the chapter "Implicit SGD against its
+# claims" shows them through the scorecard (savlib.scorecard.pinns).
+
+def median_final(res: dict[str, Any], key: str, metric: str = "final_rel_l2") -> float:
+    """The median over seeds of ``metric`` of run ``key`` of a result of :func:`isgd_fig1`,
+    :func:`isgd_fair`, :func:`isgd_accuracy` or :func:`isgd_long`, diverged seeds left out
+    (``inf`` when every seed diverged)."""
+    v = sorted(r[metric] for r in res["runs"][key].values() if not r["diverged"])
+    if not v:
+        return math.inf
+    return v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])
+
+
+def at_evals(run: dict[str, Any], n: int, metric: str = "max_abs") -> float:
+    """The logged value of ``metric`` of one run of :func:`train_budget` at the last logged
+    evaluation count at or below ``n``."""
+    return [v for e, v in zip(run["evals"], run[metric]) if e <= n][-1]
+
+
+def best_variant(res: dict[str, Any], problem: str) -> str:
+    """The run key of an :func:`isgd_accuracy` result with the lowest median final max abs
+    error on ``problem``, among the variants run on every seed."""
+    n = len(res["provenance"]["config"]["seeds"])
+    mine = [k for k in res["runs"] if k.startswith(problem + "|") and len(res["runs"][k]) == n]
+    return min(mine, key=lambda k: median_final(res, k, "final_max_abs"))
+
+
+#: the stiff example of eqs. 7-8 of Li, Chen & Huang 2023 as the chapter "Implicit SGD
+#: against its claims" runs it: curvatures, outer steps, steps per run and the tight inner
+#: tolerance
+EQ8_CHECK = dict(eigs=(1e-4, 1e4), alphas=(1e-3, 1e-1, 1e1, 1e3), steps=5, inner_tol=1e-10)
+#: relative slack allowed between the measured loss ratio and the bound of eq. 8 (round-off)
+EQ8_SLACK = 1e-9
+
+
+def eq8_verdict(checks: dict[float, dict[str, Any]]) -> dict[str, Any]:
+    """Eq. 8 of Li, Chen & Huang 2023 (chapter "Implicit SGD against its claims"): the
+    implicit step contracts the loss of the stiff quadratic at every rate ``alpha``, by at
+    most ``max_k 1/(1 + alpha k)^2``. ``checks``: ``alpha -> quadratic_check(...)``.
+
+    Rule: "reproduced" if at every rate the largest measured loss ratio is below 1 and at most
+    the bound (up to :data:`EQ8_SLACK`, relative); "partly" if the loss falls at every rate but
+    the ratio exceeds the bound at some rate; "not reproduced" if the loss fails to fall at some
+    rate. Also returns the rates at which the ratio equals the bound (to 1e-6, relative),
+    the largest ``ratio / bound`` and the gradient-descent factor of eq. 7 per rate."""
+    alphas = sorted(checks)
+    ratio = {a: checks[a]["max_loss_ratio"] for a in alphas}
+    bound = {a: checks[a]["bound_eq8"] for a in alphas}
+    falls = all(ratio[a] < 1 for a in alphas)
+    within = all(ratio[a] <= bound[a] * (1 + EQ8_SLACK) for a in alphas)
+    verdict = ("reproduced" if falls and within else "partly" if falls else "not reproduced")
+    return {"alphas": alphas, "verdict": verdict, "falls": falls, "within_bound": within,
+            "max_ratio_over_bound": max(ratio[a] / bound[a] for a in alphas),
+            "equal": [a for a in alphas if abs(ratio[a] / bound[a] - 1) <= 1e-6],
+            "gd_factor": {a: checks[a]["gd_factor_eq7"] for a in alphas},
+            "max_step_error": max(checks[a]["max_step_error"] for a in alphas)}
+
+
+def eq8_check(eigs=EQ8_CHECK["eigs"], alphas=EQ8_CHECK["alphas"], steps: int = EQ8_CHECK["steps"],
+              inner_tol: float = EQ8_CHECK["inner_tol"], seed: int = 0) -> dict[str, Any]:
+    """:func:`quadratic_check` at every rate of ``alphas`` (the chapter's stiff example by
+    default, about a second on one core), judged by :func:`eq8_verdict`; ``checks`` holds
+    the runs."""
+    checks = {float(a): quadratic_check(list(eigs), float(a), steps=steps, seed=seed, inner_tol=inner_tol)
+              for a in alphas}
+    return {**eq8_verdict(checks), "checks": checks, "eigs": [float(e) for e in eigs], "steps": steps,
+            "inner_tol": inner_tol}
+
+
+#: Theorem 1 of Li, Chen & Huang 2023 at the size of the chapter "Implicit SGD against its
+#: claims" (under a second on one core, so the scorecard runs it live)
+THEOREM1_SIZE = dict(m=4096, n=8, alphas=(0.5, 5.0, 50.0), steps=15)
+
+
+def theorem1_verdict(th: dict[str, Any]) -> dict[str, Any]:
+    """Theorem 1 (eq. 18) of Li, Chen & Huang 2023 from a :func:`theorem1_check` result
+    (chapter "Implicit SGD against its claims"): "reproduced" if
+    ``L(n) <= (1 + alpha lambda0 / 2)^(-n) L(0)`` at every step of every rate run, "not
+    reproduced" otherwise (the theorem is a bound, so there is no "partly"). Returns the
+    verdict, the rates, and the largest ``L(n) / bound``."""
+    ratios = {a: r["max_loss_over_bound"] for a, r in th["runs"].items()}
+    holds = all(v <= 1 for v in ratios.values())
+    return {"verdict": "reproduced" if holds else "not reproduced", "alphas": [float(a) for a in ratios],
+            "max_loss_over_bound": max(ratios.values()), "m": th["m"], "n": th["n"]}
+
+
+#: the optimizers of Fig. 1 of Li, Chen & Huang 2023 as :func:`isgd_fig1` names them
+FIG1_CLAIMED = ("Adam lr=0.001", "L-BFGS", "ISGD lr=0.1")
+
+
+def fig1a_verdict(res: dict[str, Any]) -> dict[str, Any]:
+    """Fig. 1a of Li, Chen & Huang 2023 from an ``isgd_fig1`` result (chapter "Implicit SGD
+    against its claims"): Adam, L-BFGS (torch's defaults) and ISGD at lr 0.1 all train the smooth ``u_L``.
+
+    Rule ("trains": median final relative L2 below :data:`TRAINED_REL_L2`): "reproduced" if
+    all three train it, "partly" if one or two do, "not reproduced" if none does (the named
+    variant ``L-BFGS (Wolfe)`` is not one of the three)."""
+    err = fig1_errors(res)
+    errs = {o: err["u_L", o] for o in FIG1_CLAIMED}
+    n = sum(v < TRAINED_REL_L2 for v in errs.values())
+    verdict = "reproduced" if n == len(errs) else "partly" if n else "not reproduced"
+    return {"verdict": verdict, "errors": errs, "n_trained": n}
+
+
+#: Sec. 4.1 of Li, Chen & Huang 2023: "ISGD improves" when its median error is below
+#: 1/ISGD_GAIN of the best explicit method's (chapter "Implicit SGD against its claims")
+ISGD_GAIN = 2.0
+
+
+def fair_errors(res: dict[str, Any]) -> dict[tuple[str, str], float]:
+    """``(problem, optimizer) -> median final relative L2`` of an ``isgd_fair`` result."""
+    return {tuple(k.split("|", 1)): median_final(res, k) for k in res["runs"]}
+
+
+def fair_verdict(res: dict[str, Any], problem: str = "ode_eps2") -> dict[str, Any]:
+    """Sec. 4.1 / Fig. 2 of Li, Chen & Huang 2023 at the same batch and budget, from an
+    ``isgd_fair`` result (chapter "Implicit SGD against its claims"): ISGD trains the ODE of
+    eq. 19 at ``eps = 2`` better than SGD and Adam.
+
+    ISGD's runs are the optimizers named ``ISGD ...``, the explicit ones all but ISGD and
+    L-BFGS (SGD, Adam and A-SAV at each rate run). Rule: "reproduced" if ISGD at the paper's
+    ``alpha = 0.5`` ends with a median final relative L2 error below 1/:data:`ISGD_GAIN` of
+    the best explicit run's; "partly" if only ISGD's best rate does; "not reproduced"
+    otherwise. Returns the errors, the best runs and ``gain`` (best explicit over best ISGD)."""
+    err = fair_errors(res)
+    opts = [o for p, o in err if p == problem]
+    isgd = [o for o in opts if o.startswith("ISGD")]
+    explicit = [o for o in opts if not o.startswith(("ISGD", "L-BFGS"))]
+    best_isgd = min(isgd, key=lambda o: err[problem, o])
+    best_explicit = min(explicit, key=lambda o: err[problem, o])
+    paper = err[problem, "ISGD lr=0.5"]
+    gain = err[problem, best_explicit] / err[problem, best_isgd]
+    verdict = ("reproduced" if paper * ISGD_GAIN < err[problem, best_explicit]
+               else "partly" if gain > ISGD_GAIN else "not reproduced")
+    lbfgs = [o for o in opts if o.startswith("L-BFGS")]
+    return {"verdict": verdict, "problem": problem, "isgd_paper": paper, "best_isgd": best_isgd,
+            "best_explicit": best_explicit, "errors": {o: err[problem, o] for o in opts}, "gain": gain,
+            "lbfgs": {o: err[problem, o] for o in lbfgs}}
+
+
+def sec_per_eval(res: dict[str, Any]) -> dict[str, float]:
+    """Optimizer seconds per gradient evaluation of every optimizer of an ``isgd_fair``
+    result, the mean over problems and seeds."""
+    out: dict[str, list[float]] = {}
+    for key, per_seed in res["runs"].items():
+        out.setdefault(key.split("|", 1)[1], []).extend(r["final_seconds"] / r["final_evals"]
+                                                        for r in per_seed.values())
+    return {o: sum(v) / len(v) for o, v in out.items()}
+
+
+#: Sec. 2.4 of Li, Chen & Huang 2023: "comparable" cost means less than this factor of Adam's
+COST_FACTOR = 2.0
+
+
+def cost_verdict(res: dict[str, Any], problem: str = "ode_eps2") -> dict[str, Any]:
+    """Sec. 2.4 of Li, Chen & Huang 2023 (chapter "Implicit SGD against its claims"): the cost
+    of ISGD is comparable to Adam's. The paper counts the inner iterations of the implicit step as iterations (its
+    sec. 4: time proportional to the iterations), so the measure is optimizer seconds per
+    gradient evaluation in an ``isgd_fair`` result. Rule: "reproduced" if the best ISGD rate on
+    ``problem`` (:func:`fair_verdict`) costs less than :data:`COST_FACTOR` times Adam at lr
+    0.001 per evaluation, "not reproduced" otherwise."""
+    spe = sec_per_eval(res)
+    isgd = fair_verdict(res, problem)["best_isgd"]
+    ok = spe[isgd] < COST_FACTOR * spe["Adam lr=0.001"]
+    return {"verdict": "reproduced" if ok else "not reproduced", "isgd": isgd, "isgd_sec": spe[isgd],
+            "adam_sec": spe["Adam lr=0.001"], "sec_per_eval": spe}
+
+
+#: an accuracy claim counts as "partly" reproduced within this factor of the paper's error
+ACCURACY_PARTLY = 10.0
+
+
+def accuracy_verdict(acc: dict[str, Any], long: dict[str, Any] | None, problem: str) -> dict[str, Any]:
+    """Secs. 4.2-4.3 (Figs. 3-4) of Li, Chen & Huang 2023 from an ``isgd_accuracy`` result
+    (chapter "Implicit SGD against its claims"): the 2-D Poisson (``problem="poisson2d"``) or
+    Helmholtz (``"helmholtz"``) max abs error reaches the paper's (:data:`PAPER_ACCURACY`).
+
+    Rule: with the best variant (:func:`best_variant`, median over the seeds), "reproduced"
+    if its median max abs error is at most the paper's, "partly" if within
+    :data:`ACCURACY_PARTLY` times it, "not reproduced" otherwise. Also returns the literal
+    setup's median and budget and, from an ``isgd_long`` result, the long run's error (not
+    part of the rule: one seed)."""
+    target = PAPER_ACCURACY[problem]["max_abs"]
+    key = best_variant(acc, problem)
+    v = median_final(acc, key, "final_max_abs")
+    lit = [k for k in acc["runs"] if k.startswith(problem + "|paper")][0]
+    plan = {f"{p['problem']}|{p['variant']}": p for p in acc["provenance"]["config"]["plan"]}
+    out = {"verdict": ("reproduced" if v <= target else "partly" if v <= ACCURACY_PARTLY * target
+                       else "not reproduced"),
+           "target": target, "best": key.split("|", 1)[1], "best_max_abs": v,
+           "literal_max_abs": median_final(acc, lit, "final_max_abs"), "literal_budget": plan[lit]["budget"],
+           "n_seeds": len(acc["runs"][key])}
+    if long is not None:
+        rl = [r for k, per in long["runs"].items() if k.startswith(problem + "|") for r in per.values()][0]
+        out["long_evals"], out["long_max_abs"] = rl["final_evals"], rl["final_max_abs"]
+    return out
+
+
+#: the ODE of eq. 19 at eps = 0.01 counts as solved below this median relative L2 error
+ODE_SOLVED = 1e-2
+
+
+def ode_verdict(acc: dict[str, Any]) -> dict[str, Any]:
+    """Sec. 4.1 / Fig. 2 of Li, Chen & Huang 2023 from an ``isgd_accuracy`` result (chapter
+    "Implicit SGD against its claims"): the ODE of eq. 19 at ``eps = 0.01`` is solved. Rule:
+    "reproduced" if the best variant (:func:`best_variant`, by median max abs error) has a median final relative
+    L2 error below :data:`ODE_SOLVED`, "not reproduced" otherwise."""
+    key = best_variant(acc, "ode_eps0.01")
+    rel = median_final(acc, key)
+    return {"verdict": "reproduced" if rel < ODE_SOLVED else "not reproduced", "best": key.split("|", 1)[1],
+            "rel_l2": rel, "max_abs": median_final(acc, key, "final_max_abs"), "n_seeds": len(acc["runs"][key])}
 
 
 def summarize_runs(runs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

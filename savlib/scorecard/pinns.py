@@ -1,6 +1,6 @@
 """Scorecard rows for the PINN part of the book (``book/pinns``): Ma, Mao & Shen 2024
 (``ma2024sav``) Example 5 / Fig. 12, and Li, Chen & Huang 2023 (``li2023isgd``) Fig. 1,
-Figs. 2-4 and Table 1.
+Figs. 2-4, Table 1, eq. 8, Theorem 1 and secs. 2.4 and 4.1-4.3.
 
 Every ``measured``, ``size`` and ``verdict`` is computed here from the stored results of
 record (:func:`savlib.experiments.load_result`):
@@ -10,6 +10,11 @@ record (:func:`savlib.experiments.load_result`):
 * ``pinn_isgd`` (``python -m savlib.experiments pinn_isgd --full``): Figs. 2-4;
 * ``pinn_stiffness`` (``python -m savlib.experiments pinn_stiffness --full``) and the benchmark
   ``pinn_spectrum`` (``benchmarks/pinn_spectrum.py``, the paper's 5 x 200 network): Fig. 1.
+* ``isgd_fig1``, ``isgd_fair``, ``isgd_accuracy`` and ``isgd_long``
+  (``python -m savlib.experiments NAME --full``) and two live checks (eq. 8 on the stiff quadratic,
+  Theorem 1 on a wide two-layer network; together a few seconds): the rows of the chapter
+  "Implicit SGD against its claims" (``book/pinns/isgd``, :func:`isgd_chapter_rows`), whose rules
+  are functions of ``savlib.experiments.pinn_isgd``.
 
 The rule that turns numbers into a verdict is in each row's ``notes``; the functions
 ``burgers_rows``, ``isgd_rows`` and ``spectrum_rows`` take the result dictionaries, so the rules
@@ -23,7 +28,11 @@ from typing import Any
 
 from . import Row
 
-__all__ = ["rows", "burgers_rows", "fig12_rows", "NO_PROGRESS", "FIG12_COMMAND", "burgers_literature_claim", "RAISSI_CLAIM", "RAISSI_BOUND", "isgd_rows", "spectrum_rows", "table1_row", "mean_sd", "ISGD_FIGS",
+__all__ = ["rows", "burgers_rows", "fig12_rows", "NO_PROGRESS", "FIG12_COMMAND", "burgers_literature_claim",
+           "RAISSI_CLAIM", "RAISSI_BOUND", "isgd_rows", "spectrum_rows", "table1_row", "mean_sd", "ISGD_FIGS",
+           "isgd_fig1_row", "isgd_chapter_rows", "isgd_eq8_row", "isgd_theorem1_row", "isgd_fig1a_row",
+           "isgd_fair_row", "isgd_accuracy_row", "isgd_ode_row", "isgd_cost_row", "ISGD_CHAPTER_CLAIMS", "FIG1B_CLAIM",
+           "CHAPTER_ISGD",
            "BURGERS_CLAIMS", "CHAPTER_TRAINING", "CHAPTER_STIFFNESS", "ODE_CONVERGED", "ABS_ERROR_FACTOR"]
 
 CHAPTER_TRAINING = "book/pinns/training"
@@ -466,6 +475,11 @@ def _sweep_fit(sweep: dict[str, Any] | None) -> str:
     return (f"; smaller network over seeds: u_L {mean_sd(s['0']['rel_l2'])}, m = {m} {mean_sd(s[m]['rel_l2'])}")
 
 
+#: the claim of the row "Fig. 1 (ISGD at lr 0.1)"
+FIG1B_CLAIM = ("with the same network, implicit SGD at learning rate 0.1 trains the multi-scale u_H, where "
+               "Adam and L-BFGS fail (Fig. 1b).")
+
+
 def isgd_fig1_row(res: dict[str, Any]) -> Row:
     """Li, Chen & Huang 2023, Fig. 1: at lr 0.1 implicit SGD trains the multi-scale u_H where
     Adam and L-BFGS fail, from an ``isgd_fig1`` result (the rule of "trains":
@@ -479,8 +493,7 @@ def isgd_fig1_row(res: dict[str, Any]) -> Row:
     measured = "; ".join(f"{p}: " + ", ".join(f"{o} {err[p, o]:.2g}" for o in opts) for p in ("u_L", "u_H"))
     return Row(
         paper="li2023isgd", item="Fig. 1 (ISGD at lr 0.1)",
-        claim="Fig. 1: with the same network, implicit SGD at learning rate 0.1 trains the multi-scale "
-              "u_H, where Adam and L-BFGS fail.",
+        claim=FIG1B_CLAIM,
         measured=f"median final relative L2 over seeds: {measured}",
         size=(f"{len(cfg['widths'])} x {cfg['widths'][0]} tanh, N_r = {cfg['n_f']}, {cfg['budget']} gradient "
               f"evaluations per run, full batch, {_seeds(len(cfg['seeds']))}"),
@@ -489,6 +502,216 @@ def isgd_fig1_row(res: dict[str, Any]) -> Row:
                "reproduced if ISGD trains u_H while Adam and L-BFGS (torch's defaults) do not, partly if ISGD "
                "trains it and so does one of them, not reproduced if ISGD does not train it "
                "(savlib.experiments.pinn_isgd.fig1b_verdict)."))
+
+
+# ----------------------------------------------------------------------------- the ISGD chapter
+_ISGD_CMD = "python -m savlib.experiments {} --full --out benchmarks/results"
+
+#: (item, claim) of the rows of the chapter "Implicit SGD against its claims", in its order
+ISGD_CHAPTER_CLAIMS = {
+    "eq8": ("Eq. 8 (ISGD step)",
+            "the implicit step contracts the loss of the stiff example (K = 1e-4, 1e4) at every rate, by at "
+            "most max 1/(1 + alpha K)^2."),
+    "theorem1": ("Theorem 1",
+                 "Theorem 1 (eq. 18): for m large and alpha small, implicit GD on the two-layer network of "
+                 "eq. 13 satisfies L(n) <= (1 + alpha lambda_0 / 2)^(-n) L(0)."),
+    "fig1a": ("Fig. 1a", "Fig. 1a: Adam, L-BFGS and ISGD (lr 0.1) all train u_L."),
+    "fair": ("Sec. 4.1 (same batch)",
+             "ISGD trains the ODE of eq. 19 at eps = 2 better than SGD and Adam (Fig. 2; the paper runs ISGD on "
+             "the full batch, SGD and Adam on batches of 40)."),
+    "poisson2d": ("Sec. 4.2 (accuracy)",
+                  "the 2-D Poisson problem (eq. 20, Fig. 3) reaches a max abs error below 2e-3 (0.2%) after "
+                  "1.1e6 iterations."),
+    "helmholtz": ("Sec. 4.3 (accuracy)",
+                  "the Helmholtz problem (eq. 21, Fig. 4) reaches a max abs error below 7e-3 (0.7%) after "
+                  "5.5e5 iterations."),
+    "ode": ("Sec. 4.1 (eps = 0.01 solved)",
+            "the ODE of eq. 19 at eps = 0.01 is solved: a converged solution after 3.6e5 iterations (Fig. 2)."),
+    "cost": ("Sec. 2.4 (cost)", "the computational cost of ISGD is comparable to Adam's."),
+}
+
+
+def _isgd_row(key: str, measured: str, size: str, verdict: str, evidence: str, notes: str) -> Row:
+    item, claim = ISGD_CHAPTER_CLAIMS[key]
+    return Row(paper="li2023isgd", item=item, claim=claim, measured=measured, size=size, verdict=verdict,
+               chapter=CHAPTER_ISGD, evidence=evidence, notes=notes)
+
+
+def _isgd_missing(key: str, name: str) -> Row:
+    item, claim = ISGD_CHAPTER_CLAIMS[key]
+    return _missing("li2023isgd", item, claim, name, CHAPTER_ISGD, _ISGD_CMD.format(name))
+
+
+def _short(x: float) -> str:
+    """``1e-4`` and ``1e4`` rather than ``0.0001`` and ``10000``."""
+    return f"{x:.0e}".replace("e-0", "e-").replace("e+0", "e").replace("e+", "e")
+
+
+def isgd_eq8_row(check: dict[str, Any]) -> Row:
+    """Eq. 8 of Li, Chen & Huang 2023 from :func:`savlib.experiments.pinn_isgd.eq8_check` (run live,
+    about a second), judged by :func:`~savlib.experiments.pinn_isgd.eq8_verdict`."""
+    from ..experiments.pinn_isgd import EQ8_SLACK
+
+    a = check["alphas"]
+    gd = check["gd_factor"]
+    measured = ((f"measured ratio <= bound at alpha = {_short(a[0])} to {_short(a[-1])}" if check["within_bound"] else
+                 f"the measured ratio exceeds the bound (largest ratio / bound {check['max_ratio_over_bound']:.3g})")
+                + (f" (equal from {_short(min(check['equal']))} on)" if check["equal"] else "")
+                + ("; the loss falls at every rate" if check["falls"] else "; the loss does not fall at every rate")
+                + "; GD's factor (eq. 7) at these rates " + ", ".join(f"{gd[x]:.1e}" for x in a)
+                + f"; largest distance from the closed-form step {check['max_step_error']:.0e} of its length")
+    size = (f"K = {', '.join(_short(k) for k in check['eigs'])}, float64, {check['steps']} implicit steps per rate, "
+            f"inner tolerance {check['inner_tol']:g}")
+    return _isgd_row("eq8", measured, size, check["verdict"],
+                     "check: savlib's ISGD against the closed-form implicit step (quadratic_check)",
+                     f"reproduced if at every rate the largest measured loss ratio is below 1 and at most the bound "
+                     f"of eq. 8 (relative slack {EQ8_SLACK:g}); partly if the loss falls at every rate but exceeds the "
+                     "bound at some rate; not reproduced if it does not fall at some rate "
+                     "(savlib.experiments.pinn_isgd.eq8_verdict).")
+
+
+def isgd_theorem1_row(th: dict[str, Any]) -> Row:
+    """Theorem 1 of Li, Chen & Huang 2023 from a :func:`savlib.experiments.pinn_isgd.theorem1_check`
+    result, judged by :func:`~savlib.experiments.pinn_isgd.theorem1_verdict`."""
+    from ..experiments.pinn_isgd import theorem1_verdict
+
+    v = theorem1_verdict(th)
+    steps = len(next(iter(th["runs"].values()))["losses"]) - 1
+    measured = (f"{'holds' if v['verdict'] == 'reproduced' else 'fails'} at {len(v['alphas'])} rates up to "
+                f"alpha = {max(v['alphas']):g}; largest L(n)/bound {v['max_loss_over_bound']:.2f}; "
+                f"lambda_0 = {th['lambda0']:.2e}, |H(0) - H_inf| = {th['H0_minus_Hinf']:.1e} (Lemma 2 asks for "
+                "less than lambda_0 / 4)")
+    size = (f"m = {th['m']} tanh units, {th['n']} points, float64, {steps} implicit steps per rate, lambda_0 by "
+            f"Monte Carlo over {th['mc_samples']:.0e} draws")
+    return _isgd_row("theorem1", measured, size, v["verdict"],
+                     "check: implicit GD on the two-layer network of eq. 13 (theorem1_check)",
+                     "reproduced if L(n) is at most the bound of eq. 18 at every step of every rate run, not "
+                     "reproduced otherwise (savlib.experiments.pinn_isgd.theorem1_verdict).")
+
+
+def _fig1_size(res: dict[str, Any]) -> str:
+    cfg = res["provenance"]["config"]
+    return (f"{len(cfg['widths'])} x {cfg['widths'][0]} tanh, N_r = {cfg['n_f']}, {cfg['budget']} gradient "
+            f"evaluations per run, full batch, {_seeds(len(cfg['seeds']))}")
+
+
+def isgd_fig1a_row(res: dict[str, Any]) -> Row:
+    """Fig. 1a of Li, Chen & Huang 2023 from an ``isgd_fig1`` result, judged by
+    :func:`savlib.experiments.pinn_isgd.fig1a_verdict`."""
+    from ..experiments.pinn_isgd import TRAINED_REL_L2, fig1a_verdict
+
+    v = fig1a_verdict(res)
+    measured = "median final relative L2 over seeds: " + ", ".join(f"{o} {e:.1e}" for o, e in v["errors"].items())
+    return _isgd_row("fig1a", measured, _fig1_size(res), v["verdict"], "result: isgd_fig1",
+                     f"a method trains u_L when its median final relative L2 is below {TRAINED_REL_L2:g}; reproduced "
+                     "if Adam (lr 1e-3), L-BFGS (torch's defaults) and ISGD (lr 0.1) all train it, partly if one or "
+                     "two of them do, not reproduced if none does (savlib.experiments.pinn_isgd.fig1a_verdict).")
+
+
+def _fair_size(res: dict[str, Any]) -> str:
+    cfg = res["provenance"]["config"]
+    return (f"{len(cfg['widths'])} x {cfg['widths'][0]} tanh, {cfg['n_f']} points, full batch, {cfg['budget']} "
+            f"gradient evaluations per run, {_seeds(len(cfg['seeds']))}")
+
+
+def isgd_fair_row(res: dict[str, Any]) -> Row:
+    """Sec. 4.1 of Li, Chen & Huang 2023 at the same batch and budget, from an ``isgd_fair``
+    result, judged by :func:`savlib.experiments.pinn_isgd.fair_verdict`."""
+    from ..experiments.pinn_isgd import ISGD_GAIN, fair_verdict
+
+    v = fair_verdict(res)
+    err = v["errors"]
+    measured = (f"median final relative L2 over seeds, same batch and budget: ISGD at the paper's alpha = 0.5 "
+                f"{v['isgd_paper']:.1e}, best ISGD ({v['best_isgd']}) {err[v['best_isgd']]:.1e}, best of "
+                f"SGD/Adam/A-SAV ({v['best_explicit']}) {err[v['best_explicit']]:.1e}"
+                + "".join(f", {o} {e:.1e}" for o, e in v["lbfgs"].items()))
+    return _isgd_row("fair", measured, _fair_size(res), v["verdict"], "result: isgd_fair",
+                     f"on the ODE at eps = 2: reproduced if ISGD at alpha = 0.5 ends with a median final relative "
+                     f"L2 error below 1/{ISGD_GAIN:g} of the best of SGD, Adam and A-SAV (each at every rate run); "
+                     f"partly if only ISGD at its best rate does; not reproduced otherwise "
+                     "(savlib.experiments.pinn_isgd.fair_verdict).")
+
+
+def isgd_accuracy_row(acc: dict[str, Any], long: dict[str, Any] | None, problem: str) -> Row:
+    """Sec. 4.2 (``problem="poisson2d"``) or 4.3 (``"helmholtz"``) of Li, Chen & Huang 2023 from an
+    ``isgd_accuracy`` result (and ``isgd_long``, shown but not judged), judged by
+    :func:`savlib.experiments.pinn_isgd.accuracy_verdict`."""
+    from ..experiments.pinn_isgd import ACCURACY_PARTLY, PAPER_ACCURACY, accuracy_verdict
+
+    v = accuracy_verdict(acc, long, problem)
+    plan = {f"{p['problem']}|{p['variant']}": p for p in acc["provenance"]["config"]["plan"]}
+    best = plan[f"{problem}|{v['best']}"]
+    measured = (f"median max abs error {v['best_max_abs']:.1e} (best variant: {v['best']}); literal setup "
+                f"{v['literal_max_abs']:.1e} after {v['literal_budget']} evaluations"
+                + (f"; best variant after {v['long_evals']} evaluations (one seed) {v['long_max_abs']:.1e}"
+                   if "long_evals" in v else "; no stored result isgd_long"))
+    size = (f"best variant: {best['budget']} gradient evaluations per run, {_seeds(v['n_seeds'])}; literal setup "
+            f"(6 x 100 tanh, 4000 + 400 points, Adam, float32): one seed (paper: "
+            f"{PAPER_ACCURACY[problem]['iterations']:,} iterations)")
+    return _isgd_row(problem, measured, size, v["verdict"], "result: isgd_accuracy",
+                     f"reproduced if the best variant run on every seed has a median final max abs error at most "
+                     f"the paper's {v['target']:g}, partly if within {ACCURACY_PARTLY:g} times it, not reproduced "
+                     "otherwise; the longer run (isgd_long, one seed) is shown, not judged "
+                     "(savlib.experiments.pinn_isgd.accuracy_verdict).")
+
+
+def isgd_ode_row(acc: dict[str, Any]) -> Row:
+    """The ODE of eq. 19 at eps = 0.01 solved (Li, Chen & Huang 2023, sec. 4.1), from an
+    ``isgd_accuracy`` result, judged by :func:`savlib.experiments.pinn_isgd.ode_verdict`."""
+    import inspect
+
+    from ..experiments.pinn_isgd import ODE_SOLVED, ode_verdict
+    from ..problems.pinn import PerturbedODE
+
+    v = ode_verdict(acc)
+    p = next(x for x in acc["provenance"]["config"]["plan"]
+             if x["problem"] == "ode_eps0.01" and x["variant"] == v["best"])
+    measured = f"median relative L2 {v['rel_l2']:.1e}, max abs {v['max_abs']:.1e} (best variant: {v['best']})"
+    n_f = p["kw"].get("n_f", inspect.signature(PerturbedODE).parameters["n_f"].default)
+    size = (f"{len(p['widths'])} x {p['widths'][0]} tanh, {n_f} points, {p['dtype']}, {p['budget']} "
+            f"gradient evaluations per run, {_seeds(v['n_seeds'])}")
+    return _isgd_row("ode", measured, size, v["verdict"], "result: isgd_accuracy",
+                     f"reproduced if the variant with the lowest median max abs error has a median final relative "
+                     f"L2 error below {ODE_SOLVED:g}, not reproduced otherwise "
+                     "(savlib.experiments.pinn_isgd.ode_verdict).")
+
+
+def isgd_cost_row(res: dict[str, Any]) -> Row:
+    """Sec. 2.4 of Li, Chen & Huang 2023 (cost comparable to Adam's) from an ``isgd_fair`` result,
+    judged by :func:`savlib.experiments.pinn_isgd.cost_verdict`."""
+    from ..experiments.pinn_isgd import COST_FACTOR, cost_verdict
+
+    v = cost_verdict(res)
+    measured = (f"{1e3 * v['isgd_sec']:.1f} ms per gradient evaluation ({v['isgd']}) against Adam's "
+                f"{1e3 * v['adam_sec']:.1f}; one ISGD step is many evaluations")
+    return _isgd_row("cost", measured, _fair_size(res) + ", one core of a shared machine", v["verdict"],
+                     "result: isgd_fair",
+                     f"the paper counts the inner iterations as iterations (time proportional to them, its sec. 4), "
+                     f"so the measure is optimizer seconds per gradient evaluation, mean over problems and seeds; "
+                     f"reproduced if the best ISGD rate on the ODE at eps = 2 costs less than {COST_FACTOR:g} times "
+                     "Adam at lr 1e-3, not reproduced otherwise (savlib.experiments.pinn_isgd.cost_verdict).")
+
+
+def isgd_chapter_rows(fig1: dict[str, Any] | None, fair: dict[str, Any] | None, acc: dict[str, Any] | None,
+                      long: dict[str, Any] | None, eq8: dict[str, Any], th: dict[str, Any]) -> list[Row]:
+    """Every row of the chapter "Implicit SGD against its claims" (``book/pinns/isgd``), in its
+    order, from the stored results ``isgd_fig1``, ``isgd_fair``, ``isgd_accuracy`` and ``isgd_long``
+    (``None`` when missing: "not attempted" with the command) and the live checks ``eq8``
+    (:func:`~savlib.experiments.pinn_isgd.eq8_check`) and ``th``
+    (:func:`~savlib.experiments.pinn_isgd.theorem1_check`)."""
+    out = [isgd_eq8_row(eq8), isgd_theorem1_row(th)]
+    if fig1 is None:
+        out += [_isgd_missing("fig1a", "isgd_fig1"),
+                _missing("li2023isgd", "Fig. 1 (ISGD at lr 0.1)", FIG1B_CLAIM, "isgd_fig1",
+                         CHAPTER_ISGD, _ISGD_CMD.format("isgd_fig1"))]
+    else:
+        out += [isgd_fig1a_row(fig1), isgd_fig1_row(fig1)]
+    out.append(_isgd_missing("fair", "isgd_fair") if fair is None else isgd_fair_row(fair))
+    for p in ("poisson2d", "helmholtz"):
+        out.append(_isgd_missing(p, "isgd_accuracy") if acc is None else isgd_accuracy_row(acc, long, p))
+    out.append(_isgd_missing("ode", "isgd_accuracy") if acc is None else isgd_ode_row(acc))
+    out.append(_isgd_missing("cost", "isgd_fair") if fair is None else isgd_cost_row(fair))
+    return out
 
 
 # ----------------------------------------------------------------------------- all rows
@@ -512,12 +735,10 @@ def rows() -> list[Row]:
     else:
         out += isgd_rows(isgd)
     out.append(table1_row(isgd))
-    fig1 = _load("isgd_fig1")
-    if fig1 is None:
-        out.append(_missing("li2023isgd", "Fig. 1 (ISGD at lr 0.1)", "ISGD at lr 0.1 trains u_H", "isgd_fig1",
-                            CHAPTER_ISGD, "python -m savlib.experiments isgd_fig1 --full --out benchmarks/results"))
-    else:
-        out.append(isgd_fig1_row(fig1))
+    from ..experiments.pinn_isgd import THEOREM1_SIZE, eq8_check, theorem1_check
+
+    out += isgd_chapter_rows(_load("isgd_fig1"), _load("isgd_fair"), _load("isgd_accuracy"), _load("isgd_long"),
+                             eq8_check(), theorem1_check(**THEOREM1_SIZE))
     return out
 
 

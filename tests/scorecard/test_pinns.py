@@ -238,3 +238,99 @@ def test_fig12_verdict_rules():
     rows = pinns.fig12_rows(_fig12(only_sav))
     assert [x.verdict for x in rows] == ["not attempted"] * 3
     assert pinns.FIG12_COMMAND in rows[0].measured
+
+
+# ----------------------------------------------------------------------------- the ISGD chapter's rows
+def _isgd_chapter_inputs(isgd_paper=0.002, poisson=1.5, ode_rel=1e-4):
+    """Synthetic isgd_fig1 / isgd_fair / isgd_accuracy / isgd_long results and live-check results."""
+    def seed(err, max_abs=None):
+        return {"final_rel_l2": err, "final_max_abs": err if max_abs is None else max_abs, "diverged": False,
+                "final_seconds": 0.8, "final_evals": 100}
+
+    opts = ("Adam lr=0.001", "L-BFGS", "L-BFGS (Wolfe)", "ISGD lr=0.1")
+    fig1 = _fig1({"u_L": {o: 0.01 for o in opts}, "u_H": {o: 5.0 for o in opts}})
+    fair_err = {"SGD lr=0.01": 0.05, "Adam lr=0.001": 0.01, "A-SAV lr=0.01": 0.008, "L-BFGS (Wolfe)": 1e-5,
+                "ISGD lr=0.5": isgd_paper, "ISGD lr=50": 0.001}
+    fair = {"runs": {f"{p}|{o}": {str(s): seed(e) for s in range(3)} for p in ("ode_eps2", "u_L")
+                     for o, e in fair_err.items()},
+            "provenance": {"config": {"widths": [50] * 4, "n_f": 400, "budget": 3000, "seeds": [0, 1, 2]}}}
+    acc_runs = {}
+    for p, best in (("poisson2d", poisson), ("helmholtz", 0.01)):
+        acc_runs[f"{p}|paper: Adam, float32, 6 x 100, 4000 points"] = {"0": seed(1.0)}
+        acc_runs[f"{p}|Adam then L-BFGS, float64"] = {str(s): seed(0.5, best) for s in range(3)}
+    acc_runs["ode_eps0.01|Adam then L-BFGS, float64, random points"] = {str(s): seed(ode_rel, 3e-4)
+                                                                        for s in range(3)}
+    plan = [{"problem": k.split("|")[0], "variant": k.split("|")[1], "budget": 400 if "paper" in k else 2000,
+             "widths": [50] * 4, "kw": {"eps": 0.01} if k.startswith("ode") else {}, "dtype": "float64"}
+            for k in acc_runs]
+    acc = {"runs": acc_runs, "provenance": {"config": {"seeds": [0, 1, 2], "plan": plan}}}
+    long = {"runs": {f"{p}|long": {"0": {"final_evals": 10000, "final_max_abs": 0.05}}
+                     for p in ("poisson2d", "helmholtz")}}
+    eq8 = {"alphas": [1e-3, 0.1], "verdict": "reproduced", "falls": True, "within_bound": True,
+           "max_ratio_over_bound": 1.0, "equal": [0.1], "gd_factor": {1e-3: 81.0, 0.1: 1e6},
+           "max_step_error": 1e-9, "eigs": [1e-4, 1e4], "steps": 5, "inner_tol": 1e-10}
+    th = {"m": 64, "n": 4, "lambda0": 1e-3, "H0_minus_Hinf": 0.01, "mc_samples": 1000,
+          "runs": {"0.5": {"max_loss_over_bound": 1.0, "losses": [1.0, 0.5]}}}
+    return fig1, fair, acc, long, eq8, th
+
+
+ISGD_ITEMS = ["Eq. 8 (ISGD step)", "Theorem 1", "Fig. 1a", "Fig. 1 (ISGD at lr 0.1)", "Sec. 4.1 (same batch)",
+              "Sec. 4.2 (accuracy)", "Sec. 4.3 (accuracy)", "Sec. 4.1 (eps = 0.01 solved)", "Sec. 2.4 (cost)"]
+
+
+def test_isgd_chapter_rows_are_valid_and_follow_the_rules():
+    from savlib.book import claims_table
+
+    rs = pinns.isgd_chapter_rows(*_isgd_chapter_inputs())
+    assert [r.item for r in rs] == ISGD_ITEMS
+    assert all(isinstance(r, Row) and r.paper == "li2023isgd" and r.chapter == pinns.CHAPTER_ISGD for r in rs)
+    assert all(r.notes and r.size != "-" and r.evidence.startswith(("result:", "check:")) for r in rs)
+    claims_table(rs)                                          # the chapter can draw them
+    v = {r.item: r.verdict for r in rs}
+    assert v == {"Eq. 8 (ISGD step)": "reproduced", "Theorem 1": "reproduced", "Fig. 1a": "reproduced",
+                 "Fig. 1 (ISGD at lr 0.1)": "not reproduced", "Sec. 4.1 (same batch)": "reproduced",
+                 "Sec. 4.2 (accuracy)": "not reproduced", "Sec. 4.3 (accuracy)": "partly",
+                 "Sec. 4.1 (eps = 0.01 solved)": "reproduced", "Sec. 2.4 (cost)": "reproduced"}
+    r = {x.item: x for x in rs}
+    assert "best variant after 10000 evaluations (one seed) 5.0e-02" in r["Sec. 4.2 (accuracy)"].measured
+    assert "2000 gradient evaluations per run, 3 seeds" in r["Sec. 4.2 (accuracy)"].size
+    assert "400 points, float64" in r["Sec. 4.1 (eps = 0.01 solved)"].size
+    assert "8.0 ms per gradient evaluation (ISGD lr=50)" in r["Sec. 2.4 (cost)"].measured
+    assert "m = 64 tanh units" in r["Theorem 1"].size and "equal from 1e-1 on" in r["Eq. 8 (ISGD step)"].measured
+    # other verdicts of the same rules
+    rs = pinns.isgd_chapter_rows(*_isgd_chapter_inputs(isgd_paper=0.005, poisson=0.002, ode_rel=0.02))
+    v = {r.item: r.verdict for r in rs}
+    assert v["Sec. 4.1 (same batch)"] == "partly" and v["Sec. 4.2 (accuracy)"] == "reproduced"
+    assert v["Sec. 4.1 (eps = 0.01 solved)"] == "not reproduced"
+    fig1, fair, acc, long, eq8, th = _isgd_chapter_inputs(isgd_paper=0.0045)
+    fair["runs"] = {k: v for k, v in fair["runs"].items() if not k.endswith("lr=50")}
+    eq8 = {**eq8, "verdict": "partly", "within_bound": False, "equal": [], "max_ratio_over_bound": 1.07}
+    th["runs"]["50"] = {"max_loss_over_bound": 1.5, "losses": [1.0, 0.9]}
+    r = {x.item: x for x in pinns.isgd_chapter_rows(fig1, fair, acc, long, eq8, th)}
+    assert r["Sec. 4.1 (same batch)"].verdict == "not reproduced"
+    assert r["Eq. 8 (ISGD step)"].verdict == "partly" and "exceeds the bound" in r["Eq. 8 (ISGD step)"].measured
+    assert r["Theorem 1"].verdict == "not reproduced" and "fails" in r["Theorem 1"].measured
+
+
+def test_isgd_chapter_rows_without_results_are_not_attempted():
+    *_, eq8, th = _isgd_chapter_inputs()
+    rs = pinns.isgd_chapter_rows(None, None, None, None, eq8, th)
+    assert [r.item for r in rs] == ISGD_ITEMS
+    for r in rs[2:]:
+        assert r.verdict == "not attempted" and r.size == "-"
+        name = r.evidence.split(": ")[1]
+        assert f"python -m savlib.experiments {name} --full --out benchmarks/results" in r.measured
+    assert {r.evidence for r in rs[2:]} == {"result: isgd_fig1", "result: isgd_fair", "result: isgd_accuracy"}
+    assert [r.verdict for r in rs[:2]] == ["reproduced", "reproduced"]     # the live checks need no result
+    # without isgd_long the accuracy rows still judge, and say so
+    fig1, fair, acc, _, eq8, th = _isgd_chapter_inputs()
+    r = {x.item: x for x in pinns.isgd_chapter_rows(fig1, fair, acc, None, eq8, th)}
+    assert "no stored result isgd_long" in r["Sec. 4.3 (accuracy)"].measured
+
+
+def test_isgd_chapter_items_are_distinct_and_in_rows():
+    rs = pinns.rows()
+    items = [(r.paper, r.item) for r in rs]
+    assert len(items) == len(set(items))
+    mine = [r for r in rs if r.chapter == pinns.CHAPTER_ISGD]
+    assert [r.item for r in mine] == ISGD_ITEMS
