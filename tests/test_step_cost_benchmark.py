@@ -77,7 +77,16 @@ def test_targets_and_report(bench, tiny):
     assert f"{len(rows)} of {len(rows)} met." in text
     bad = _fake_result(tiny, 1.12)          # plain schemes 1.12x SGD: missed, and said so
     text = bench.report(bad)
-    assert "not met" in text and "SAV n=1e5 iter / SGD = 1.120 (bound 1.1)" in text
+    assert "not met" in text and "SAV n=1e5 iter / SGD = 1.120 (bound 1.1; floor 1.120, above " in text
+    assert "RelSAV n=1e5" not in text.split("Floors")[0]
+    # with the floors below the bound, a miss is the scheme's own cost, not called unreachable
+    for t in bad["timing"].values():
+        t["iter_vs_sgd"]["floor:SAV"] = 1.04
+    text = bench.report(bad)
+    assert "SAV n=1e5 iter / SGD = 1.120 (bound 1.1; floor 1.040)" in text and "unreachable" not in text
+    high = _fake_result(tiny, 1.5)
+    assert ("RelSAV n=1e5 iter / SGD = 1.500 (bound 1.4; floor 1.500, above the bound: unreachable)"
+            in bench.report(high))
     assert "RelSAV n=1e5" not in text       # 1.06 <= 1.4
     assert "Floors per iteration / SGD in the same run" in text and "floor:RelSAV 1.120" in text
 
