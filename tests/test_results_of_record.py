@@ -163,3 +163,12 @@ def test_savlib_seed_is_recorded_in_the_config(toy_registered, monkeypatch):
         record.stale_results()
     monkeypatch.delenv("SAVLIB_SEED")
     assert os.environ.get("SAVLIB_SEED") is None
+
+
+def test_provenance_records_the_commit_the_run_started_from(toy_registered, tmp_path, monkeypatch):
+    """A commit made while a long run goes on must not be recorded as its code."""
+    commits = iter(["abc-at-start", "def-at-end"])
+    monkeypatch.setattr(E, "_git_commit", lambda *a: next(commits))
+    monkeypatch.setattr(record, "_git_commit", lambda *a: "def-at-end")
+    E.run("_toy", size="full", out=tmp_path)
+    assert record.load_result("_toy", tmp_path)["provenance"]["commit"] == "abc-at-start"

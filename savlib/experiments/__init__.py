@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from ..config import quick, seed_everything
 from ..errors import ConfigError, ResultError
-from .record import RESULTS_DIR, Context, json_safe, load_result, provenance, resolve_config, write_json
+from .record import RESULTS_DIR, Context, _git_commit, json_safe, load_result, provenance, resolve_config, write_json
 
 SIZES = ("quick", "full")
 
@@ -145,6 +145,7 @@ def run(name: str, size: str | None = None, device=None, out: str | Path | None 
         if not resume and partial.exists():
             partial.unlink()
     ctx = Context(partial=partial, resume=resume, name=name)
+    commit = _git_commit()          # the code this run starts from
     seed_everything(seed)
     t0 = time.perf_counter()
     res = exp.fn(size=size, device=device, progress=progress, seed=seed, ctx=ctx, **overrides)
@@ -155,7 +156,8 @@ def run(name: str, size: str | None = None, device=None, out: str | Path | None 
     res["overrides"] = json_safe(overrides)
     res["total_seconds"] = wall
     res["provenance"] = provenance(name, size, seed, overrides, config, wall, device=device,
-                                   resumed_units=len(ctx.resumed), unit_seconds=ctx.unit_seconds)
+                                   resumed_units=len(ctx.resumed), unit_seconds=ctx.unit_seconds,
+                                   commit=commit)
     if out is not None:
         write_json(outp / f"{name}.json", res)
         exp.plot(res, outp / f"{name}.png")

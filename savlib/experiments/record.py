@@ -230,16 +230,19 @@ def _git_commit(paths: tuple[str, ...] = ("savlib",)) -> str | None:
 
 def provenance(name: str, size: str, seed: int, overrides: dict[str, Any], config: dict[str, Any],
                wall_seconds: float, device: Any = None, resumed_units: int = 0,
-               unit_seconds: dict[str, float] | None = None) -> dict[str, Any]:
+               unit_seconds: dict[str, float] | None = None, commit: str | None = None) -> dict[str, Any]:
     """The ``provenance`` entry of a result of record: ``command`` (and its parts ``experiment``,
     ``size``, ``seed``, ``overrides``), ``commit``, ``config``,
     ``machine``, ``wall_seconds`` (this process's time), ``resumed_units`` (how many units came
     from a partial result), ``unit_seconds_total`` (the wall time of every unit, including the
-    resumed ones: the compute the result took), ``created`` (UTC)."""
+    resumed ones: the compute the result took), ``created`` (UTC). ``commit`` is the code the
+    run started from (:func:`savlib.experiments.run` reads it before the first unit: a long run
+    must not record a commit made while it ran); by default the current one."""
     machine = _machine(device or "cpu")
     return {"command": command_line(name, size, seed, overrides, out="benchmarks/results"),
             "experiment": name, "size": size, "seed": seed, "overrides": json_safe(overrides),
-            "commit": _git_commit(), "config": config, "machine": machine, "wall_seconds": wall_seconds,
+            "commit": commit or _git_commit(), "config": config, "machine": machine,
+            "wall_seconds": wall_seconds,
             "resumed_units": resumed_units,
             "unit_seconds_total": sum((unit_seconds or {}).values()),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
