@@ -120,6 +120,16 @@ def _burgers_size(res: dict[str, Any]) -> str:
             f"200 x 60 points, 5 x 32 tanh, iterations not stated); {_seeds(len(cfg['seeds']))}")
 
 
+def _ranking(fin: dict[str, float], sav: list[str], base: list[str]) -> tuple[str, str, str]:
+    """Fig. 12's ranking rule on mean final errors ``fin``: "reproduced" if every SAV scheme
+    ends below every baseline, "partly" if only the best SAV scheme ends below the best
+    baseline, "not reproduced" otherwise; also the best of each."""
+    best_sav, best_base = min(sav, key=fin.get), min(base, key=fin.get)
+    if max(fin[s] for s in sav) < min(fin[s] for s in base):
+        return "reproduced", best_sav, best_base
+    return ("partly" if fin[best_sav] < fin[best_base] else "not reproduced"), best_sav, best_base
+
+
 def burgers_rows(res: dict[str, Any]) -> list[Row]:
     """Fig. 12 of Ma, Mao & Shen 2024 from a ``pinn_burgers`` result (Raissi et al. 2019's setup,
     :func:`savlib.experiments.pinn.burgers_pinn`): the adaptive SAV schemes against the baselines
@@ -142,13 +152,7 @@ def burgers_rows(res: dict[str, Any]) -> list[Row]:
     paper_cmd = FIG12_COMMAND
     if sav and base:
         keys = {s: k for k, st in per_key.items() for s in [st["scheme"]]}
-        best_sav, best_base = min(sav, key=fin.get), min(base, key=fin.get)
-        if max(fin[s] for s in sav) < min(fin[s] for s in base):
-            verdict = "reproduced"
-        elif fin[best_sav] < fin[best_base]:
-            verdict = "partly"
-        else:
-            verdict = "not reproduced"
+        verdict, best_sav, best_base = _ranking(fin, sav, base)
         spread = max((per_key[keys[s]]["final_rel_l2"]["std"] for s in (best_sav, best_base)
                       if per_key[keys[s]]["final_rel_l2"]["n"]), default=math.nan)
         gap = abs(fin[best_sav] - fin[best_base])
@@ -233,13 +237,7 @@ def fig12_rows(res: dict[str, Any]) -> list[Row]:
                                 FIG12_COMMAND))
             continue
         fin = {s: _final(summ, keys[s]) for s in sav + base}
-        best_sav, best_base = min(sav, key=fin.get), min(base, key=fin.get)
-        if max(fin[s] for s in sav) < min(fin[s] for s in base):
-            verdict = "reproduced"
-        elif fin[best_sav] < fin[best_base]:
-            verdict = "partly"
-        else:
-            verdict = "not reproduced"
+        verdict, best_sav, best_base = _ranking(fin, sav, base)
         measured = (f"final relative L2 error after {evals} evaluations at lr {lr:g}, mean +- sd over seeds: "
                     + "; ".join(f"{s} {mean_sd(summ[keys[s]]['final_rel_l2'])}"
                                 + (f" ({summ[keys[s]]['n_diverged']} diverged)" if summ[keys[s]]["n_diverged"] else "")
@@ -491,7 +489,6 @@ def isgd_fig1_row(res: dict[str, Any]) -> Row:
     :data:`savlib.experiments.pinn_isgd.TRAINED_REL_L2`)."""
     from ..experiments.pinn_isgd import TRAINED_REL_L2, fig1_errors, fig1b_verdict
 
-    cfg = res["provenance"]["config"]
     err = fig1_errors(res)
     opts = sorted({o for _, o in err})
     verdict = fig1b_verdict(res)
@@ -500,8 +497,7 @@ def isgd_fig1_row(res: dict[str, Any]) -> Row:
         paper="li2023isgd", item="Fig. 1 (ISGD at lr 0.1)",
         claim=FIG1B_CLAIM,
         measured=f"median final relative L2 over seeds: {measured}",
-        size=(f"{len(cfg['widths'])} x {cfg['widths'][0]} tanh, N_r = {cfg['n_f']}, {cfg['budget']} gradient "
-              f"evaluations per run, full batch, {_seeds(len(cfg['seeds']))}"),
+        size=_fig1_size(res),
         verdict=verdict, chapter=CHAPTER_ISGD, evidence="result: isgd_fig1",
         notes=(f"a method trains a problem when its median final relative L2 is below {TRAINED_REL_L2:g}; "
                "reproduced if ISGD trains u_H while Adam and L-BFGS (torch's defaults) do not, partly if ISGD "
@@ -594,10 +590,16 @@ def isgd_theorem1_row(th: dict[str, Any]) -> Row:
                      "reproduced otherwise (savlib.experiments.pinn_isgd.theorem1_verdict).")
 
 
-def _fig1_size(res: dict[str, Any]) -> str:
+def _budget_size(res: dict[str, Any], points: str) -> str:
+    """The size of an ``isgd_fig1`` / ``isgd_fair`` result; ``points`` names its collocation
+    points from the configuration's ``n_f``."""
     cfg = res["provenance"]["config"]
-    return (f"{len(cfg['widths'])} x {cfg['widths'][0]} tanh, N_r = {cfg['n_f']}, {cfg['budget']} gradient "
-            f"evaluations per run, full batch, {_seeds(len(cfg['seeds']))}")
+    return (f"{len(cfg['widths'])} x {cfg['widths'][0]} tanh, {points.format(n=cfg['n_f'])}, full batch, "
+            f"{cfg['budget']} gradient evaluations per run, {_seeds(len(cfg['seeds']))}")
+
+
+def _fig1_size(res: dict[str, Any]) -> str:
+    return _budget_size(res, "N_r = {n}")
 
 
 def isgd_fig1a_row(res: dict[str, Any]) -> Row:
@@ -614,9 +616,7 @@ def isgd_fig1a_row(res: dict[str, Any]) -> Row:
 
 
 def _fair_size(res: dict[str, Any]) -> str:
-    cfg = res["provenance"]["config"]
-    return (f"{len(cfg['widths'])} x {cfg['widths'][0]} tanh, {cfg['n_f']} points, full batch, {cfg['budget']} "
-            f"gradient evaluations per run, {_seeds(len(cfg['seeds']))}")
+    return _budget_size(res, "{n} points")
 
 
 def isgd_fair_row(res: dict[str, Any]) -> Row:
