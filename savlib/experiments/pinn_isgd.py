@@ -59,7 +59,7 @@ __all__ = ["EXPERIMENTS", "OPTIMIZERS", "make_optimizer", "train_budget", "isgd_
            "theorem1_check", "layer_points", "plot_curves", "isgd_long", "median_final", "at_evals",
            "best_variant", "EQ8_CHECK", "EQ8_SLACK", "eq8_check", "eq8_verdict", "THEOREM1_SIZE",
            "theorem1_verdict", "FIG1_CLAIMED", "fig1a_verdict", "ISGD_GAIN", "fair_errors", "fair_verdict",
-           "sec_per_eval", "COST_FACTOR", "cost_verdict", "ACCURACY_PARTLY", "accuracy_verdict", "ODE_SOLVED",
+           "sec_per_eval", "COST_FACTOR", "cost_verdict", "ACCURACY_FACTOR", "ACCURACY_PARTLY", "accuracy_verdict", "ODE_SOLVED",
            "ode_verdict"]
 
 #: optimizers by name. ``L-BFGS``: torch's defaults (lr 1, 20 iterations per step, history 100,
@@ -434,6 +434,9 @@ def cost_verdict(res: dict[str, Any], problem: str = "ode_eps2") -> dict[str, An
             "adam_sec": spe["Adam lr=0.001"], "sec_per_eval": spe}
 
 
+#: an accuracy claim (a maximum absolute error the paper reports) counts as reproduced within
+#: this factor of the paper's value; the scorecard's rows of Figs. 3-4 use the same factor
+ACCURACY_FACTOR = 2.0
 #: an accuracy claim counts as "partly" reproduced within this factor of the paper's error
 ACCURACY_PARTLY = 10.0
 
@@ -444,8 +447,8 @@ def accuracy_verdict(acc: dict[str, Any], long: dict[str, Any] | None, problem: 
     Helmholtz (``"helmholtz"``) max abs error reaches the paper's (:data:`PAPER_ACCURACY`).
 
     Rule: with the best variant (:func:`best_variant`, median over the seeds), "reproduced"
-    if its median max abs error is at most the paper's, "partly" if within
-    :data:`ACCURACY_PARTLY` times it, "not reproduced" otherwise. Also returns the literal
+    if its median max abs error is within :data:`ACCURACY_FACTOR` times the paper's, "partly"
+    if within :data:`ACCURACY_PARTLY` times it, "not reproduced" otherwise. Also returns the literal
     setup's median and budget and, from an ``isgd_long`` result, the long run's error (not
     part of the rule: one seed)."""
     target = PAPER_ACCURACY[problem]["max_abs"]
@@ -453,7 +456,7 @@ def accuracy_verdict(acc: dict[str, Any], long: dict[str, Any] | None, problem: 
     v = median_final(acc, key, "final_max_abs")
     lit = [k for k in acc["runs"] if k.startswith(problem + "|paper")][0]
     plan = {f"{p['problem']}|{p['variant']}": p for p in acc["provenance"]["config"]["plan"]}
-    out = {"verdict": ("reproduced" if v <= target else "partly" if v <= ACCURACY_PARTLY * target
+    out = {"verdict": ("reproduced" if v <= ACCURACY_FACTOR * target else "partly" if v <= ACCURACY_PARTLY * target
                        else "not reproduced"),
            "target": target, "best": key.split("|", 1)[1], "best_max_abs": v,
            "literal_max_abs": median_final(acc, lit, "final_max_abs"), "literal_budget": plan[lit]["budget"],
@@ -464,7 +467,8 @@ def accuracy_verdict(acc: dict[str, Any], long: dict[str, Any] | None, problem: 
     return out
 
 
-#: the ODE of eq. 19 at eps = 0.01 counts as solved below this median relative L2 error
+#: the ODE of eq. 19 counts as solved (converged) below this relative L2 error; the
+#: scorecard's rows of Fig. 2 use the same threshold
 ODE_SOLVED = 1e-2
 
 

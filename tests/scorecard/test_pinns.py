@@ -89,17 +89,17 @@ def _panel(p, lr, sgd, adam, isgd):
 
 
 def test_isgd_verdict_rules():
-    vals = {**_panel("ode_eps2", 0.5, 9.0, 1.0, 0.01), **_panel("ode_eps2", 0.001, 0.5, 0.4, 0.3),
+    vals = {**_panel("ode_eps2", 0.5, 9.0, 1.0, 0.005), **_panel("ode_eps2", 0.001, 0.5, 0.4, 0.3),
             **_panel("poisson2d", 0.5, 9.0, 1.0, 0.5), **_panel("poisson2d", 0.0005, 1.0, 1.0, 1.0)}
     res = _isgd(vals, diverged={("ode_eps2", 0.5, "SGD"), ("poisson2d", 0.5, "SGD")})
     r = {row.item.split(",")[0]: row for row in pinns.isgd_rows(res)}
-    assert r["Fig. 2(a-c)"].verdict == "reproduced"       # best at lr 0.5 and below 0.05
+    assert r["Fig. 2(a-c)"].verdict == "reproduced"       # best at lr 0.5 and below 0.01
     assert r["Fig. 3"].verdict == "partly"                # best at lr 0.5, max abs 0.5 >> 2 x 0.002
     assert "diverged in 3/3 seeds" in r["Fig. 2(a-c)"].measured
     # best at lr 0.5 and converged, but Adam ends lower at the small lr: partly
     res = _isgd({**vals, **_panel("ode_eps2", 0.001, 0.5, 0.01, 0.3)}, diverged={("ode_eps2", 0.5, "SGD")})
     assert pinns.isgd_rows(res)[0].verdict == "partly"
-    vals.update(_panel("ode_eps2", 0.5, 9.0, 0.001, 0.01))
+    vals.update(_panel("ode_eps2", 0.5, 9.0, 0.001, 0.005))
     res = _isgd(vals, diverged={("ode_eps2", 0.5, "SGD")})
     assert pinns.isgd_rows(res)[0].verdict == "not reproduced"     # Adam ends lower at lr 0.5
     # lowest, not converged, but within the seeds' spread of the runner-up: not reproduced
@@ -113,7 +113,7 @@ def test_isgd_verdict_rules():
 
 
 def test_table1_is_not_attempted_and_states_the_budgets():
-    vals = {**_panel("ode_eps2", 0.5, 9.0, 1.0, 0.01), **_panel("ode_eps2", 0.001, 0.5, 0.4, 0.3)}
+    vals = {**_panel("ode_eps2", 0.5, 9.0, 1.0, 0.005), **_panel("ode_eps2", 0.001, 0.5, 0.4, 0.3)}
     row = pinns.table1_row(_isgd(vals, problems=("ode_eps2",)))
     assert row.verdict == "not attempted" and "ode_eps2 100" in row.measured and "on 1 of 1 problems" in row.measured
     assert pinns.table1_row(None).verdict == "not attempted"
@@ -256,7 +256,7 @@ def _isgd_chapter_inputs(isgd_paper=0.002, poisson=1.5, ode_rel=1e-4):
                      for o, e in fair_err.items()},
             "provenance": {"config": {"widths": [50] * 4, "n_f": 400, "budget": 3000, "seeds": [0, 1, 2]}}}
     acc_runs = {}
-    for p, best in (("poisson2d", poisson), ("helmholtz", 0.01)):
+    for p, best in (("poisson2d", poisson), ("helmholtz", 0.02)):
         acc_runs[f"{p}|paper: Adam, float32, 6 x 100, 4000 points"] = {"0": seed(1.0)}
         acc_runs[f"{p}|Adam then L-BFGS, float64"] = {str(s): seed(0.5, best) for s in range(3)}
     acc_runs["ode_eps0.01|Adam then L-BFGS, float64, random points"] = {str(s): seed(ode_rel, 3e-4)
