@@ -17,6 +17,9 @@ that it has about ``n`` parameters, mini-batch ``--batch``, float32, CPU):
   only returns the cached loss (for RelSAV/RelExpSAV also the "new" loss), so the time
   is that of the scheme's own work: reductions, updates, scalar recursions. IEQAdaptive
   differentiates the residual inside its step, so it has no step-only row.
+* the rows ``floor:SAV`` and ``floor:RelSAV`` (:class:`FloorSGD`) are not schemes: torch's
+  SGD plus only the work a SAV-type (relaxed) step cannot avoid, the floor each scheme's
+  cost is judged against (``--report`` names it beside every missed bound).
 * ``peak_mem``: increase of the peak resident set size (``VmHWM``, reset before the
   iterations) over the model-and-gradients baseline, during a few iterations, each scheme in a fresh
   subprocess (``--mem-sizes``; default the sizes >= 1e6).

@@ -262,7 +262,9 @@ def _isgd_chapter_inputs(isgd_paper=0.002, poisson=1.5, ode_rel=1e-4):
     acc_runs["ode_eps0.01|Adam then L-BFGS, float64, random points"] = {str(s): seed(ode_rel, 3e-4)
                                                                         for s in range(3)}
     plan = [{"problem": k.split("|")[0], "variant": k.split("|")[1], "budget": 400 if "paper" in k else 2000,
-             "widths": [50] * 4, "kw": {"eps": 0.01} if k.startswith("ode") else {}, "dtype": "float64"}
+             "widths": [100] * 6 if "paper" in k else [50] * 4, "kw": {"eps": 0.01} if k.startswith("ode") else {},
+             "dtype": "float32" if "paper" in k else "float64", "seeds": 1 if "paper" in k else 3,
+             "phases": [["Adam", 5e-4, None]] if "paper" in k else [["Adam", 1e-3, 400], ["L-BFGS (Wolfe)", None, None]]}
             for k in acc_runs]
     acc = {"runs": acc_runs, "provenance": {"config": {"seeds": [0, 1, 2], "plan": plan}}}
     long = {"runs": {f"{p}|long": {"0": {"final_evals": 10000, "final_max_abs": 0.05}}
@@ -295,6 +297,7 @@ def test_isgd_chapter_rows_are_valid_and_follow_the_rules():
     r = {x.item: x for x in rs}
     assert "best variant after 10000 evaluations (one seed) 5.0e-02" in r["Sec. 4.2 (accuracy)"].measured
     assert "2000 gradient evaluations per run, 3 seeds" in r["Sec. 4.2 (accuracy)"].size
+    assert "literal setup (6 x 100 tanh, the paper's points, Adam, float32): 1 seed" in r["Sec. 4.2 (accuracy)"].size
     assert "400 points, float64" in r["Sec. 4.1 (eps = 0.01 solved)"].size
     assert "8.0 ms per gradient evaluation (ISGD lr=50)" in r["Sec. 2.4 (cost)"].measured
     assert "m = 64 tanh units" in r["Theorem 1"].size and "equal from 1e-1 on" in r["Eq. 8 (ISGD step)"].measured
