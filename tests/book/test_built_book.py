@@ -109,6 +109,13 @@ def browser():
     drv.quit()
 
 
+def test_site_root_has_a_favicon():
+    # the root index.html is a redirect page without <link rel="icon">: browsers then
+    # request /favicon.ico, and a 404 there is logged as a console error
+    ico = HTML / "favicon.ico"
+    assert ico.exists() and ico.read_bytes()[:4] == b"\x00\x00\x01\x00", ico
+
+
 def test_every_toc_entry_has_a_page():
     for entry in toc_entries():
         assert (HTML / f"{entry}.html").exists(), entry
