@@ -189,7 +189,7 @@ def burgers_rows(res: dict[str, Any]) -> list[Row]:
                             f"0.01); `{paper_cmd}` runs both rates at the paper's size",
                    size="-", verdict="not attempted", chapter=CHAPTER_TRAINING, evidence="result: pinn_burgers"))
     out.append(Row(paper="ma2024sav", item="Example 5, text on Fig. 12(a)",
-                   claim="At the large learning rate lr = 0.01, Adagrad and RMSprop do not converge.",
+                   claim=FIG12_TEXT_CLAIM,
                    measured=f"not run: Adagrad and RMSprop are not in the comparison of record; `{paper_cmd}` "
                             "runs them", size="-", verdict="not attempted", chapter=CHAPTER_TRAINING,
                    evidence="result: pinn_burgers"))
@@ -208,17 +208,23 @@ def _fig12_size(res: dict[str, Any]) -> str:
 #: the command of the Fig. 12 result of record (the paper's points and network; 2000
 #: evaluations per run fit in about an hour of one CPU core for 36 runs)
 FIG12_COMMAND = "python -m savlib.experiments pinn_burgers_paper --full --set evals=2000 --out benchmarks/results"
+#: the claim of Example 5's text on Fig. 12(a)
+FIG12_TEXT_CLAIM = "At the large learning rate lr = 0.01, Adagrad and RMSprop do not converge."
 #: Fig. 12's text: a scheme "does not converge" when a seed diverges or when, on the mean
 #: over the seeds, it removes less than this share of the initial network's error
 NO_PROGRESS = 0.1
 
 
-def _no_progress(per_seed: dict[str, Any]) -> bool:
+def _mean_errors(per_seed: dict[str, Any]) -> tuple[float, float]:
+    """The initial network's and the final relative L2 error, each a mean over the seeds."""
     rs = list(per_seed.values())
-    if any(r["diverged"] for r in rs):
+    return (sum(r["test_rel_l2"][0] for r in rs) / len(rs), sum(r["final_test_rel_l2"] for r in rs) / len(rs))
+
+
+def _no_progress(per_seed: dict[str, Any]) -> bool:
+    if any(r["diverged"] for r in per_seed.values()):
         return True
-    first = sum(r["test_rel_l2"][0] for r in rs) / len(rs)
-    final = sum(r["final_test_rel_l2"] for r in rs) / len(rs)
+    first, final = _mean_errors(per_seed)
     return final >= (1.0 - NO_PROGRESS) * first
 
 
@@ -259,19 +265,16 @@ def fig12_rows(res: dict[str, Any]) -> list[Row]:
     runs = res.get("runs") or {}
     fails = {s: _no_progress(runs[k]) for k, st in summ.items() for s in [st["scheme"]]
              if st["lr"] == 0.01 and s in ("Adagrad", "RMSprop")}
-    claim = "At the large learning rate lr = 0.01, Adagrad and RMSprop do not converge."
+    claim = FIG12_TEXT_CLAIM
     if len(fails) < 2:
         out.append(_missing("ma2024sav", "Example 5, text on Fig. 12(a)", claim, "pinn_burgers_paper",
-                            CHAPTER_TRAINING,
-                            FIG12_COMMAND))
+                            CHAPTER_TRAINING, FIG12_COMMAND))
         return out
     n_fail = sum(fails.values())
     def removed(k: str) -> str:
-        rs = list(runs[k].values())
-        if any(r["diverged"] for r in rs):
-            return f"{summ[k]['n_diverged']} of {len(rs)} seeds diverged"
-        first = sum(r["test_rel_l2"][0] for r in rs) / len(rs)
-        final = sum(r["final_test_rel_l2"] for r in rs) / len(rs)
+        if any(r["diverged"] for r in runs[k].values()):
+            return f"{summ[k]['n_diverged']} of {len(runs[k])} seeds diverged"
+        first, final = _mean_errors(runs[k])
         return (f"from {first:.3g} (initial network) to {mean_sd(summ[k]['final_rel_l2'])}: "
                 f"{1 - final / first:.0%} of the error removed")
 
